@@ -1,0 +1,130 @@
+"""What every benchmark phase shares: the options, the generated corpus, the
+work folder, the environment the measured commands run in, and the rows
+that end up in RESULTS.md."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import corpus
+from measure import PYTHON, Timing
+
+BENCH = Path(__file__).resolve().parent
+REPO = BENCH.parent
+# A fixed "now" so that cold runs write the same ledger and feeds every time.
+EPOCH = 1769904000  # 2026-02-01T00:00:00Z
+FEEDSVC = Path(PYTHON).parent / "feedsvc"
+
+
+@dataclass
+class Row:
+    """One figure in RESULTS.md."""
+
+    what: str
+    value: str
+    ratio: str = ""
+    target: str = ""
+    verdict: str = ""
+    command: str = ""
+
+
+@dataclass
+class Section:
+    title: str
+    rows: list[Row] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Context:
+    articles: int
+    runs: int
+    seed: int
+    work: Path
+    profile: bool
+    sections: list[Section] = field(default_factory=list)
+    floor: Timing | None = None
+
+    @property
+    def seeds(self) -> Path:
+        return self.work / f"corpus-v{corpus.VERSION}-{self.articles}-{self.seed}" / "seeds"
+
+    @property
+    def ledger(self) -> Path:
+        return self.work / "ledger.jsonl"
+
+    @property
+    def warm_ledger(self) -> Path:
+        """A ledger holding the whole corpus, kept to restore from."""
+        return self.work / f"ledger-warm-v{corpus.VERSION}-{self.articles}-{self.seed}.jsonl"
+
+    @property
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("FEEDSVC_")}
+        env["SOURCE_DATE_EPOCH"] = str(EPOCH)
+        env["PYTHONDONTWRITEBYTECODE"] = "0"
+        return env
+
+    def feedsvc(self, *args: str) -> list[str]:
+        """The installed `feedsvc` command, run by this interpreter."""
+        return [PYTHON, str(FEEDSVC), *args]
+
+    def seeds_args(self) -> list[str]:
+        return ["--seeds", str(self.seeds), "--ledger", str(self.ledger)]
+
+    def prepare_corpus(self) -> None:
+        """Generate the corpus once per size and seed; later runs reuse it."""
+        marker = self.seeds.parent / "complete"
+        if marker.exists():
+            self.drop_extra_pages()
+            return
+        if self.seeds.exists():
+            shutil.rmtree(self.seeds)
+        print(f"generating {self.articles} articles into {self.seeds}", flush=True)
+        corpus.write(self.seeds, self.seed, self.articles)
+        marker.write_text("ok\n")
+
+    def page_files(self) -> list[Path]:
+        return sorted(self.seeds.glob("*.txt"))
+
+    def drop_extra_pages(self) -> None:
+        """Remove pages a rebuild benchmark dropped in, restoring the corpus."""
+        last = self.articles // corpus.CARDS_PER_PAGE
+        for path in self.seeds.glob("*.txt"):
+            if corpus.page_number(path.name) >= last:
+                path.unlink()
+
+    def add_page(self, index: int = 0) -> Path:
+        return corpus.new_page(self.seeds, self.seed, self.articles, index)
+
+    def discard(self, folder: Path) -> None:
+        """Move a folder out of the way at once; `empty_trash` deletes it
+        later (deleting 100,000 files takes this disk a minute)."""
+        if folder.exists():
+            trash = self.work / "trash"
+            trash.mkdir(exist_ok=True)
+            folder.rename(trash / f"{folder.name}-{len(list(trash.iterdir()))}")
+
+    def empty_trash(self) -> None:
+        shutil.rmtree(self.work / "trash", ignore_errors=True)
+
+    def restore_warm_ledger(self) -> None:
+        shutil.copyfile(self.warm_ledger, self.ledger)
+
+    def clear_ledger(self) -> None:
+        for path in (self.ledger, self.ledger.with_name(self.ledger.name + ".lock")):
+            path.unlink(missing_ok=True)
+
+    def ratio(self, timing: Timing) -> str:
+        if not self.floor:
+            return ""
+        return f"{timing.wall / self.floor.wall:.2f}x floor (cpu {timing.cpu / self.floor.cpu:.2f}x)"
+
+    def shown(self, argv: list[str]) -> str:
+        """A command as RESULTS.md shows it: paths relative to the repo."""
+        text = " ".join(argv)
+        text = text.replace(f"{PYTHON} {FEEDSVC}", "feedsvc").replace(PYTHON, "python")
+        return text.replace(str(self.work), "bench/work").replace(str(REPO) + "/", "")

@@ -1,0 +1,239 @@
+"""The site as a running server holds it: built from the seeds at start,
+rebuilt when the seeds folder changes, and its documents kept in memory
+ready to send.
+
+Each worker process keeps its own copy. At most once per poll interval a
+request looks at the seeds folder (names, sizes and mtimes of the page
+files and feedsvc.toml, and the ledger's size and mtime, so a ledger
+written by another worker or by CI is noticed too). When that snapshot
+differs from the one the site was built from, and no changed page has been
+written to within the settle time, the worker runs ingest and swaps in a
+new site; until then, and whenever a rebuild fails, it serves the last good
+one. A page still being written is never read half-way, as long as the
+writer keeps writing: a page counts as settled once its mtime is a settle
+time old, or once it has looked the same for a settle time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Iterable
+
+from . import conditional
+from .config import CONFIG_NAME, Config, current_time
+from .errors import FeedsvcError, SeedsError
+from .ingest import ingest
+from .site import Site
+
+log = logging.getLogger("feedsvc")
+
+# Archives and article pages are many and rarely asked for; keep only the
+# most recent ones prepared. Feeds, category pages and the index are few
+# and hot, and are kept for as long as the site is current.
+RARE_DOCUMENTS = 512
+GONE = "gone"
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What the seeds folder looked like: (name, size, mtime_ns) of every page
+    file and feedsvc.toml, and (size, mtime_ns) of the ledger (None: absent)."""
+
+    entries: tuple[tuple[str, int, int], ...]
+    ledger: tuple[int, int] | None
+
+
+def take_snapshot(config: Config) -> Snapshot:
+    """A cheap look at the seeds folder; raises OSError when it cannot be read."""
+    entries = []
+    with os.scandir(config.seeds) as found:
+        for entry in found:
+            name = entry.name
+            if (name.endswith(".txt") and not name.startswith(".")) or name == CONFIG_NAME:
+                try:
+                    stat = entry.stat()
+                except FileNotFoundError:
+                    continue  # removed while we looked
+                entries.append((name, stat.st_size, stat.st_mtime_ns))
+    entries.sort()
+    return Snapshot(tuple(entries), _ledger_stat(config))
+
+
+def _ledger_stat(config: Config) -> tuple[int, int] | None:
+    try:
+        stat = os.stat(config.ledger_path)
+    except FileNotFoundError:
+        return None
+    return (stat.st_size, stat.st_mtime_ns)
+
+
+@dataclass
+class Generation:
+    """One built site and the documents prepared from it so far."""
+
+    config: Config
+    site: Site
+    snapshot: Snapshot
+    newest_page_seen: dt.datetime | None
+    # path -> Served, or GONE; read without a lock by every request.
+    prepared: dict[str, object] = field(default_factory=dict)
+    rare: dict[str, object] = field(default_factory=dict)
+    wrap: Callable[[Iterable[tuple[str, str]]], object] = tuple  # the server's header type
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def lookup(self, path: str) -> object:
+        """The prepared document for `path` (a `conditional.Served`), GONE,
+        or None when the site has no such URL. Renders on first use."""
+        found = self.prepared.get(path) or self.rare.get(path)
+        if found is not None:
+            return found
+        # The site's own caches are not thread-safe, and rendering the same
+        # document twice at once would be wasted work: one at a time.
+        with self.lock:
+            found = self.prepared.get(path) or self.rare.get(path)
+            if found is not None:
+                return found
+            if self.site.is_gone(path):
+                found = GONE
+            else:
+                resource = self.site.render(path)
+                if resource is None:
+                    return None
+                found = conditional.prepare(resource, self.config.cache_max_age, self.wrap)
+            self._keep(path, found)
+        return found
+
+    def has(self, path: str) -> bool:
+        """Whether `path` is a URL of the site (without preparing it)."""
+        if path in self.prepared or path in self.rare:
+            return True
+        with self.lock:
+            return self.site.render(path) is not None
+
+    def _keep(self, path: str, found: object) -> None:
+        if "/archive/" in path or path.startswith("/articles/"):
+            if len(self.rare) >= RARE_DOCUMENTS:
+                # Oldest first; dicts keep insertion order.
+                del self.rare[next(iter(self.rare))]
+            self.rare[path] = found
+        else:
+            self.prepared[path] = found
+
+
+class LiveSite:
+    """The current generation of the site, rebuilt when the seeds change."""
+
+    def __init__(
+        self,
+        load: Callable[[], Config],
+        poll_seconds: float = 1.0,
+        settle_seconds: float = 1.0,
+        wrap: Callable[[Iterable[tuple[str, str]]], object] = tuple,
+    ) -> None:
+        self._load = load
+        self._wrap = wrap
+        self.poll_seconds = poll_seconds
+        self.settle_seconds = settle_seconds
+        self._lock = threading.Lock()
+        self._next_check = 0.0
+        self._pending: Snapshot | None = None
+        self._pending_since = 0.0
+        self.error: str | None = None
+        config = load()
+        # The first build runs without the settle wait and lets errors out:
+        # a server that cannot read its seeds or ledger should not start.
+        try:
+            snapshot = take_snapshot(config)
+        except OSError as error:
+            raise SeedsError(
+                f"cannot read the seeds folder {config.seeds}: {error.strerror or error}; pass --seeds DIR or set FEEDSVC_SEEDS"
+            ) from None
+        self.generation = self._build(config, snapshot)
+        self._next_check = time.monotonic() + poll_seconds
+
+    def current(self) -> Generation:
+        """The generation to answer this request from; looks at the seeds
+        folder first when the poll interval has passed."""
+        if time.monotonic() >= self._next_check:
+            self.check()
+        return self.generation
+
+    def check(self) -> None:
+        """Rebuild if the seeds changed and have settled. Never raises."""
+        if not self._lock.acquire(blocking=False):
+            return  # another thread is checking; serve what we have
+        try:
+            now = time.monotonic()
+            if now < self._next_check:
+                return
+            self._next_check = now + self.poll_seconds
+            self._check(now)
+        finally:
+            self._lock.release()
+
+    def _check(self, now: float) -> None:
+        config = self.generation.config
+        try:
+            snapshot = take_snapshot(config)
+        except OSError as error:
+            self._fail(f"cannot read the seeds folder {config.seeds}: {error.strerror or error}")
+            return
+        if snapshot == self.generation.snapshot:
+            self.error = None
+            return
+        wait = self._unsettled_for(snapshot, now)
+        if wait > 0:
+            self._next_check = now + min(wait, self.poll_seconds)
+            return
+        try:
+            if _config_changed(self.generation.snapshot, snapshot):
+                config = self._load()
+            self.generation = self._build(config, snapshot)
+            self.error = None
+        except FeedsvcError as error:
+            self._fail(str(error))
+        except Exception as error:  # noqa: BLE001 - a bug must not take the server down
+            log.exception("feedsvc: rebuilding the site failed; still serving the previous one")
+            self._fail(f"rebuilding the site failed: {error!r}")
+
+    def _fail(self, message: str) -> None:
+        if message != self.error:
+            log.error("feedsvc: %s", message)
+        self.error = message
+
+    def _unsettled_for(self, snapshot: Snapshot, now: float) -> float:
+        """Seconds until every changed page has settled (0: it has)."""
+        before = set(self.generation.snapshot.entries)
+        changed = [entry for entry in snapshot.entries if entry not in before]
+        if not changed:
+            return 0.0
+        if snapshot != self._pending:
+            self._pending, self._pending_since = snapshot, now
+        age = time.time() - max(mtime for _, _, mtime in changed) / 1e9
+        unchanged_for = now - self._pending_since
+        return max(0.0, min(self.settle_seconds - age, self.settle_seconds - unchanged_for))
+
+    def _build(self, config: Config, snapshot: Snapshot) -> Generation:
+        result = ingest(config, current_time(), write=not config.read_only)
+        for problem in result.problems:
+            log.warning("feedsvc: %s", problem)
+        if result.written:
+            # Our own write must not look like a change next time. Taken
+            # right after ingest released the lock, before any other writer
+            # could have loaded, merged and written.
+            snapshot = Snapshot(snapshot.entries, _ledger_stat(config))
+        site = Site.from_ingest(config, result)
+        newest = max(result.ledger.pages.values(), default=None)
+        return Generation(config, site, snapshot, newest, wrap=self._wrap)
+
+
+def _config_changed(before: Snapshot, after: Snapshot) -> bool:
+    def settings(snapshot: Snapshot) -> list:
+        return [entry for entry in snapshot.entries if entry[0] == CONFIG_NAME]
+
+    return settings(before) != settings(after)

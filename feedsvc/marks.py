@@ -1,0 +1,82 @@
+"""Operator corrections to the ledger: takedown, alias and split. Pure
+functions from one ledger to the next; the CLI does the locking and saving."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import replace
+
+from .errors import UnknownArticle
+from .models import Ledger, Split
+from .normalize import edit_time
+from .normalize import content_first_seen
+from .text import content_hash, split_id
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+
+
+def _record(ledger: Ledger, article: str):
+    try:
+        return ledger.records[article]
+    except KeyError:
+        raise UnknownArticle(f"no article with id {article!r}; `feedsvc articles` lists the ids") from None
+
+
+def takedown(ledger: Ledger, article: str, now: dt.datetime, note: str | None = None) -> Ledger:
+    """Withdraw an article from every feed, archive and page. Its record
+    stays, so the id is never given to anything else."""
+    record = _record(ledger, article)
+    if record.withdrawn:
+        return ledger
+    records = dict(ledger.records)
+    records[article] = replace(record, withdrawn=now, note=note or record.note)
+    return replace(ledger, records=records)
+
+
+def alias(ledger: Ledger, new: str, old: str, now: dt.datetime) -> Ledger:
+    """Fold article `new` (a rewritten headline) into `old`: the new title
+    keeps the old id, and subscribers see an update instead of a duplicate."""
+    if new == old:
+        raise UnknownArticle("an article cannot be an alias of itself")
+    source, target = _record(ledger, new), _record(ledger, old)
+    records = dict(ledger.records)
+    del records[new]
+    merged = replace(target, pages=tuple(sorted(set(target.pages) | set(source.pages))))
+    if source.content_seen >= target.content_seen and source.content_hash != target.content_hash:
+        merged = replace(
+            merged,
+            title=source.title,
+            summary=source.summary,
+            key=target.key,
+            content_seen=source.content_seen,
+            content_hash=content_hash(source.title, source.summary, target.category),
+            updated=edit_time(target.updated, now),
+        )
+    records[old] = merged
+    aliases = {key: (old if article == new else article) for key, article in ledger.aliases.items()}
+    aliases[source.key] = old
+    return replace(ledger, records=records, aliases=aliases)
+
+
+def split(ledger: Ledger, article: str, page: str) -> Ledger:
+    """Rule that cards with this article's headline on `page`, and on every
+    page first seen after it, are a different article. Pages first seen in
+    the same run as `page` stay with the original. Run a full ingest
+    afterwards so the pages are sorted out again."""
+    record = _record(ledger, article)
+    # Page ages as normalize counts them: the age of their bytes.
+    content_seen = content_first_seen(ledger.pages)
+    ages = [(name, content_seen[sha]) for name, sha in ledger.pages]
+    seen = [when for name, when in ages if name == page]
+    if not seen:
+        raise UnknownArticle(f"no page named {page!r} in the ledger; name a page file the article was seen on")
+    since = max(seen)
+    new = split_id(article, since.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    if any(s.id == article and s.since == since for s in ledger.splits):
+        return ledger
+    rule = Split(article, since, new, page)
+    kept_pages = tuple(name for name in record.pages if not any(rule.covers(n, when) for n, when in ages if n == name))
+    records = dict(ledger.records)
+    # Let the older pages speak again, so the original gets its own wording back.
+    records[article] = replace(record, content_seen=_EPOCH, pages=kept_pages)
+    return replace(ledger, records=records, splits=ledger.splits + (rule,))

@@ -1,0 +1,160 @@
+"""The records that flow through the pipeline: pages as read, cards as parsed,
+articles as the ledger keeps them and as the feeds publish them."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+# Pages without a numeric prefix sort after every numbered page.
+UNNUMBERED = 10**9
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something wrong with the input, reported on stderr and never fatal."""
+
+    source: str
+    message: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.source}: line {self.line}" if self.line else self.source
+        return f"{where}: {self.message}"
+
+
+@dataclass(frozen=True)
+class Page:
+    """One decoded page file. Its identity is its name and its content hash."""
+
+    name: str
+    number: int
+    sha256: str
+    text: str
+
+
+@dataclass(frozen=True)
+class RawItem:
+    """One article card exactly as a page shows it."""
+
+    page: str
+    page_number: int
+    position: int
+    title: str
+    summary: str
+    date: dt.date | None = None
+    category: str | None = None
+
+
+@dataclass(frozen=True)
+class Record:
+    """One article as the ledger keeps it.
+
+    `published` and `category` are settled at first sight; `updated` moves
+    only on a real edit and never backwards; `seq` is the permanent order in
+    which articles were first recorded, which archives are filled by.
+    """
+
+    id: str
+    seq: int
+    key: str
+    title: str
+    summary: str
+    category: str
+    category_source: str  # "page", "rule" or "default"
+    page_category: str | None
+    published: dt.datetime
+    date_source: str  # "page" or "first_seen"
+    page_date: dt.date | None
+    first_seen: dt.datetime
+    updated: dt.datetime
+    content_seen: dt.datetime
+    content_hash: str
+    pages: tuple[str, ...]
+    withdrawn: dt.datetime | None = None
+    note: str | None = None
+    # (category, when) for every category the article was moved out of:
+    # the feed it left changed then, even though none of its entries did.
+    departures: tuple[tuple[str, dt.datetime], ...] = ()
+
+    @property
+    def changed(self) -> dt.datetime:
+        """The latest moment this article was first seen or edited."""
+        return max(self.first_seen, self.updated)
+
+
+@dataclass(frozen=True)
+class Split:
+    """An operator's ruling that from `since` on, cards with the headline of
+    article `id` are a different article, `new_id`.
+
+    `page` is the page the operator named: of the pages first seen at the
+    moment `since` (one run may meet many), only that one is split off.
+    Without it every page seen at `since` is."""
+
+    id: str
+    since: dt.datetime
+    new_id: str
+    page: str | None = None
+
+    def covers(self, page: str, seen: dt.datetime) -> bool:
+        """Whether cards on `page`, first seen at `seen`, are split off."""
+        return seen > self.since or (seen == self.since and self.page in (None, page))
+
+
+@dataclass(frozen=True)
+class Ledger:
+    """Everything feedsvc remembers between runs."""
+
+    pages: dict[tuple[str, str], dt.datetime] = field(default_factory=dict)
+    records: dict[str, Record] = field(default_factory=dict)
+    categories: dict[str, str] = field(default_factory=dict)  # name -> slug
+    aliases: dict[str, str] = field(default_factory=dict)  # title key -> id
+    splits: tuple[Split, ...] = ()
+
+
+@dataclass(frozen=True)
+class Article:
+    """One article as the feeds publish it."""
+
+    id: str
+    iri: str
+    seq: int
+    title: str
+    summary: str
+    category: str
+    category_slug: str
+    published: dt.datetime
+    updated: dt.datetime
+    first_seen: dt.datetime
+    date_source: str
+    page_date: dt.date | None
+    pages: tuple[str, ...]
+
+    @property
+    def changed(self) -> dt.datetime:
+        """The latest moment this article was first seen or edited."""
+        return max(self.first_seen, self.updated)
+
+    @property
+    def paragraphs(self) -> list[str]:
+        return [p for p in self.summary.split("\n\n") if p]
+
+
+@dataclass(frozen=True)
+class Withdrawal:
+    """An article taken down by the operator, announced for a while."""
+
+    iri: str
+    category_slug: str
+    when: dt.datetime
+
+
+@dataclass(frozen=True)
+class CategoryInfo:
+    """A category as the site lists it: its name, URL slug and how many
+    current articles it holds."""
+
+    name: str
+    slug: str
+    count: int

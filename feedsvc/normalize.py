@@ -1,0 +1,358 @@
+"""Merge the cards of every page into the ledger's articles. Pure: it is
+handed the pages, the ledger as it stands, and `now`, and returns the new
+ledger. It touches no file and no clock.
+
+The rules that keep feeds stable:
+- an article's identity is its title key (see text.title_key), redirected
+  by operator aliases and splits;
+- published, date_source and the first category are settled at first sight;
+- title and summary come from the page file first seen most recently
+  (ties: lowest page number, then position), and only a page first seen
+  after the one the current wording came from can change them, so an older
+  file never wins back (a page's age is that of its bytes: a renamed or
+  restored copy of an older file counts as old);
+- a trailer is an edit only against an earlier trailer: a category settled
+  from the keyword rules stays when the site first shows its own, and
+  follows a later trailer whose category differs from the trailer before;
+- updated moves to `now` on a real edit of title, summary or category, and
+  never backwards; a re-cased title keeps its id and published time, but
+  its new spelling is shown, so it is an edit;
+- undated articles first seen together are published one second apart, in
+  listing order, so readers that sort by date keep the site's order.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import operator
+import re
+from dataclasses import dataclass, replace
+
+from .models import Article, Ledger, RawItem, Record, Split, Withdrawal
+from .text import article_id, article_iri, category_slug, content_hash, site_namespace, title_key
+from .config import CategoryRule
+
+UTC = dt.timezone.utc
+SECOND = dt.timedelta(seconds=1)
+
+
+@dataclass(frozen=True)
+class ParsedPage:
+    name: str
+    sha256: str
+    number: int
+    items: tuple[RawItem, ...]
+
+
+@dataclass(frozen=True)
+class Site:
+    """What normalizing needs to know about the site."""
+
+    zone: dt.tzinfo = UTC
+    rules: tuple[CategoryRule, ...] = ()
+    default_category: str = "General"
+
+
+@dataclass(frozen=True)
+class Update:
+    ledger: Ledger
+    new: tuple[str, ...]
+    changed: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class _Occurrence:
+    item: RawItem
+    seen: dt.datetime
+    key: str
+
+    @property
+    def listing_order(self) -> tuple:
+        """Newest scrape first, then the site's own order."""
+        return (-self.seen.timestamp(), self.item.page_number, self.item.page, self.item.position)
+
+
+def normalize(pages: list[ParsedPage], ledger: Ledger, site: Site, now: dt.datetime) -> Update:
+    page_seen = dict(ledger.pages)
+    for page in pages:
+        page_seen.setdefault((page.name, page.sha256), now)
+    occurrences = _occurrences(pages, page_seen, ledger)
+    categories = _Categories(ledger.categories)
+    records = dict(ledger.records)
+    fresh: list[tuple[str, list[_Occurrence]]] = []
+    changed = []
+    for article, found in occurrences.items():
+        found.sort(key=lambda occurrence: occurrence.listing_order)
+        record = records.get(article)
+        if record is None:
+            fresh.append((article, found))
+            continue
+        revisited = _revisit(record, found, categories, site.zone, now)
+        if revisited != record:
+            records[article] = revisited
+            if revisited.content_hash != record.content_hash:
+                changed.append(article)
+    fresh.sort(key=lambda pair: pair[1][0].listing_order)
+    created = [_create(article, found, rank, site, categories, now) for rank, (article, found) in enumerate(fresh)]
+    _space_undated(created, now)
+    next_seq = max((record.seq for record in records.values()), default=0) + 1
+    # Oldest first: the order archives fill in, and the order in which a
+    # subscription feed's newest N are counted.
+    created.sort(key=lambda pair: (pair[0].published, -pair[1], pair[0].id))
+    for offset, (record, _) in enumerate(created):
+        records[record.id] = replace(record, seq=next_seq + offset)
+    for record in records.values():
+        if record.category not in categories:
+            categories[record.category] = category_slug(record.category, categories.slugs)
+    new_ledger = replace(ledger, pages=page_seen, records=records, categories=dict(categories))
+    return Update(new_ledger, tuple(sorted(record.id for record, _ in created)), tuple(sorted(changed)))
+
+
+def _occurrences(pages: list[ParsedPage], page_seen: dict, ledger: Ledger) -> dict[str, list[_Occurrence]]:
+    splits = _splits_by_id(ledger.splits)
+    content_seen = content_first_seen(page_seen) if pages else {}
+    found: dict[str, list[_Occurrence]] = {}
+    for page in pages:
+        seen = content_seen[page.sha256]
+        for item in page.items:
+            key = title_key(item.title)
+            article = resolve_id(key, seen, ledger.aliases, splits, page.name)
+            found.setdefault(article, []).append(_Occurrence(item, seen, key))
+    return found
+
+
+def content_first_seen(page_seen: dict[tuple[str, str], dt.datetime]) -> dict[str, dt.datetime]:
+    """When each page content was first seen under any name. A renamed or
+    restored copy of an older file is as old as its bytes, so it never wins
+    back over a newer scrape."""
+    first: dict[str, dt.datetime] = {}
+    for (_, sha), seen in page_seen.items():
+        if sha not in first or seen < first[sha]:
+            first[sha] = seen
+    return first
+
+
+def _splits_by_id(splits: tuple[Split, ...]) -> dict[str, list[Split]]:
+    by_id: dict[str, list[Split]] = {}
+    for split in sorted(splits, key=lambda split: split.since):
+        by_id.setdefault(split.id, []).append(split)
+    return by_id
+
+
+def resolve_id(key: str, seen: dt.datetime, aliases: dict[str, str], splits: dict[str, list[Split]], page: str) -> str:
+    """The article a card with this title key, on `page` first seen at
+    `seen`, belongs to."""
+    article = aliases.get(key) or article_id(key)
+    for split in splits.get(article, ()):
+        if split.covers(page, seen):
+            article = split.new_id
+    return article
+
+
+def _create(
+    article: str, found: list[_Occurrence], rank: int, site: Site, categories: dict[str, str], now: dt.datetime
+) -> tuple[Record, int]:
+    best = found[0]
+    dated = next((o.item.date for o in found if o.item.date), None)
+    trailer = next((o.item.category for o in found if o.item.category), None)
+    if trailer:
+        category, source = trailer, "page"
+    else:
+        category, source = categorize(best.item.title, best.item.summary, site.rules, site.default_category)
+    category = _settle(category, categories)
+    published = midnight(dated, site.zone) if dated else now
+    record = Record(
+        id=article,
+        seq=0,
+        key=best.key,
+        title=best.item.title,
+        summary=best.item.summary,
+        category=category,
+        category_source=source,
+        page_category=category if trailer else None,
+        published=published,
+        date_source="page" if dated else "first_seen",
+        page_date=None,
+        first_seen=now,
+        updated=published,
+        content_seen=best.seen,
+        content_hash=content_hash(best.item.title, best.item.summary, category),
+        pages=tuple(sorted({o.item.page for o in found})),
+    )
+    return record, rank
+
+
+def _space_undated(created: list[tuple[Record, int]], now: dt.datetime) -> None:
+    """Undated articles seen in one run are published a second apart in
+    listing order: the top of page 000 is newest."""
+    undated = 0
+    for index, (record, rank) in enumerate(created):
+        if record.date_source == "first_seen":
+            moment = now - undated * SECOND
+            created[index] = (replace(record, published=moment, updated=moment), rank)
+            undated += 1
+
+
+def _revisit(
+    record: Record, found: list[_Occurrence], categories: dict[str, str], zone: dt.tzinfo, now: dt.datetime
+) -> Record:
+    if record.withdrawn:
+        return record
+    pages = tuple(sorted(set(record.pages) | {o.item.page for o in found}))
+    newer = [o for o in found if o.seen > record.content_seen]
+    page_date = record.page_date
+    late_date = next((o.item.date for o in newer if o.item.date), None)
+    if late_date and (record.date_source == "first_seen" or midnight(late_date, zone) != record.published):
+        page_date = late_date
+    if not newer:
+        return replace(record, pages=pages, page_date=page_date)
+    best = newer[0]
+    category, page_category = record.category, record.page_category
+    trailer = next((o.item.category for o in newer if o.item.category), None)
+    if trailer:
+        trailer = _known_name(trailer, categories)
+        # A trailer is an edit only against an earlier trailer: a category
+        # guessed from keywords is settled and does not jump when the site
+        # first shows its own.
+        if page_category is not None and _folded(trailer) != _folded(page_category):
+            category = _settle(trailer, categories)
+        page_category = trailer
+    digest = content_hash(best.item.title, best.item.summary, category)
+    # Any change of the words shown is an edit, a re-cased headline too: the
+    # feed's bytes change, so its updated time and Last-Modified must move.
+    edited = digest != record.content_hash
+    updated = edit_time(record.updated, now) if edited else record.updated
+    departures = record.departures
+    if category != record.category:
+        departures += ((record.category, updated),)
+    return replace(
+        record,
+        title=best.item.title,
+        summary=best.item.summary,
+        category=category,
+        page_category=page_category,
+        page_date=page_date,
+        content_seen=best.seen,
+        content_hash=digest,
+        updated=updated,
+        departures=departures,
+        pages=pages,
+    )
+
+
+def edit_time(previous: dt.datetime, now: dt.datetime) -> dt.datetime:
+    """When an edit is published: now, but always after the previous
+    `updated`, even for an article dated in the future, so readers that
+    compare timestamps never miss an edit."""
+    return max(now, previous + SECOND)
+
+
+def _known_name(name: str, categories: dict[str, str]) -> str:
+    """The spelling already on record for a category that differs only in
+    case or spacing, so `Logistics` and `logistics` are one category."""
+    known = categories.folded.get(_folded(name))
+    return known if known is not None else " ".join(name.split())
+
+
+def _folded(name: str) -> str:
+    return " ".join(name.casefold().split())
+
+
+def _settle(name: str, categories: dict[str, str]) -> str:
+    """The spelling on record for a category an article is filed under. A
+    new name is recorded with its slug at once, so that two spellings met
+    in the same run still make one category."""
+    known = _known_name(name, categories)
+    if known not in categories:
+        categories[known] = category_slug(known, categories.slugs)
+    return known
+
+
+class _Categories(dict):
+    """Category name -> slug, that also finds a name by its folded form and
+    keeps the slugs in use as a set: a page of thousands of cards, each with
+    its own category, would otherwise scan every category for every card."""
+
+    def __init__(self, known: dict[str, str]) -> None:
+        super().__init__()
+        self.folded: dict[str, str] = {}
+        self.slugs: set[str] = set()
+        for name, slug in known.items():
+            self[name] = slug
+
+    def __setitem__(self, name: str, slug: str) -> None:
+        super().__setitem__(name, slug)
+        self.folded.setdefault(_folded(name), name)  # the first spelling on record wins
+        self.slugs.add(slug)
+
+
+def midnight(date: dt.date, zone: dt.tzinfo) -> dt.datetime:
+    """00:00 on `date` in the site's time zone, as UTC."""
+    return dt.datetime.combine(date, dt.time(0), tzinfo=zone).astimezone(UTC)
+
+
+def categorize(title: str, summary: str, rules: tuple[CategoryRule, ...], default: str) -> tuple[str, str]:
+    """The first keyword rule that matches, else the default category."""
+    text = f"{title}\n{summary}".casefold()
+    for category, pattern in _compiled(rules):
+        if pattern.search(text):
+            return category, "rule"
+    return default, "default"
+
+
+@functools.lru_cache(maxsize=8)
+def _compiled(rules: tuple[CategoryRule, ...]) -> list[tuple[str, re.Pattern]]:
+    compiled = []
+    for rule in rules:
+        words = [re.escape(word.casefold()) for word in rule.keywords if word.strip()]
+        if words:
+            compiled.append((rule.category, re.compile(r"\b(?:%s)\b" % "|".join(words))))
+    return compiled
+
+
+def articles(ledger: Ledger, site_key: str) -> list[Article]:
+    """The published articles, newest first."""
+    namespace = site_namespace(site_key)
+    published = [
+        Article(
+            id=r.id,
+            iri=article_iri(namespace, r.id),
+            seq=r.seq,
+            title=r.title,
+            summary=r.summary,
+            category=r.category,
+            category_slug=ledger.categories[r.category],
+            published=r.published,
+            updated=r.updated,
+            first_seen=r.first_seen,
+            date_source=r.date_source,
+            page_date=r.page_date,
+            pages=r.pages,
+        )
+        for r in ledger.records.values()
+        if r.withdrawn is None
+    ]
+    published.sort(key=operator.attrgetter("published", "seq"), reverse=True)
+    return published
+
+
+def departures(ledger: Ledger) -> dict[str, dt.datetime]:
+    """The latest moment an article moved out of each category, by slug."""
+    latest: dict[str, dt.datetime] = {}
+    for record in ledger.records.values():
+        for category, when in record.departures:
+            slug = ledger.categories[category]
+            latest[slug] = max(when, latest.get(slug, when))
+    return latest
+
+
+def withdrawals(ledger: Ledger, site_key: str) -> list[Withdrawal]:
+    """Taken-down articles, most recent first, for deleted-entry notices."""
+    namespace = site_namespace(site_key)
+    gone = [
+        Withdrawal(article_iri(namespace, r.id), ledger.categories[r.category], r.withdrawn)
+        for r in ledger.records.values()
+        if r.withdrawn is not None
+    ]
+    return sorted(gone, key=lambda w: (w.when, w.iri), reverse=True)

@@ -1,0 +1,130 @@
+"""Find the page files in the seeds folder and decode them: UTF-8 with or
+without a BOM, CRLF or LF, and Windows-1252 for any line that is not UTF-8."""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import SeedsError
+from .models import UNNUMBERED, Page, Problem
+
+_NUMBER = re.compile(r"^(\d+)")
+# Bytes that are not UTF-8 (decoded by the OS as lone surrogates) and control characters.
+_UNFIT_NAME = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+@dataclass(frozen=True)
+class PageFile:
+    """A candidate page on disk, before it is read."""
+
+    path: Path
+    size: int
+    mtime_ns: int
+
+
+def list_pages(seeds: Path) -> list[PageFile]:
+    """Every `*.txt` file directly in `seeds`, sorted by name, so the order
+    of files on disk never matters."""
+    if not seeds.is_dir():
+        raise SeedsError(f"seeds folder {seeds} does not exist or is not a folder; pass --seeds DIR")
+    found = []
+    try:
+        entries = list(seeds.iterdir())
+    except OSError as error:
+        raise SeedsError(f"cannot list the seeds folder {seeds}: {error.strerror}") from None
+    for path in entries:
+        if path.suffix != ".txt" or path.name.startswith("."):
+            continue
+        try:
+            stat = path.stat()
+        except OSError:
+            continue
+        if path.is_file():
+            found.append(PageFile(path, stat.st_size, stat.st_mtime_ns))
+    return sorted(found, key=lambda page: page.path.name)
+
+
+def page_number(name: str) -> int:
+    """The listing position a file name claims: `004_x.txt` is page 4."""
+    match = _NUMBER.match(name)
+    return int(match.group(1)) if match else UNNUMBERED
+
+
+def read_page(page: PageFile, max_bytes: int) -> tuple[Page | None, Problem | None]:
+    """Read and decode one page, or say why it cannot be used."""
+    name = page.path.name
+    if _UNFIT_NAME.search(name):
+        # Such a name could not be written to the ledger or printed safely.
+        shown = name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        shown = _UNFIT_NAME.sub(lambda match: ascii(match.group())[1:-1], shown)
+        return None, Problem(shown, "skipped: the file name is not valid UTF-8 or holds control characters; rename the file")
+    if page.size > max_bytes:
+        return None, Problem(name, f"skipped: {page.size} bytes is over the {max_bytes}-byte page limit")
+    try:
+        with page.path.open("rb") as handle:
+            data = handle.read(max_bytes + 1)
+    except OSError as error:
+        return None, Problem(name, f"skipped: cannot read it: {error.strerror}")
+    if len(data) > max_bytes:
+        return None, Problem(name, f"skipped: over the {max_bytes}-byte page limit")
+    return decode_page(name, data)
+
+
+def decode_page(name: str, data: bytes) -> tuple[Page | None, Problem | None]:
+    if not data.strip():
+        return None, Problem(name, "skipped: the page is empty")
+    if b"\x00" in data:
+        return None, Problem(name, "skipped: binary file (it contains NUL bytes)")
+    sha = hashlib.sha256(data).hexdigest()
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    return Page(name, page_number(name), sha, decode_text(data)), None
+
+
+# What surrogateescape turns each byte that is not UTF-8 into.
+_ESCAPED = re.compile("[\udc80-\udcff]")
+
+
+def decode_text(data: bytes) -> str:
+    """The page's text with LF line ends, each line decoded as `decode_line`
+    does, without splitting the page into a list of lines: a page of
+    millions of short lines would cost dozens of times its size in memory."""
+    text = data.decode("utf-8", errors="surrogateescape").replace("\r\n", "\n").replace("\r", "\n")
+    text = text[:-1] if text.endswith("\n") else text
+    if data.isascii() or not _ESCAPED.search(text):  # ASCII: nothing escaped, no regex pass
+        return text
+    parts, done = [], 0
+    for match in _ESCAPED.finditer(text):
+        if match.start() < done:
+            continue  # on a line already decoded
+        start = text.rfind("\n", 0, match.start()) + 1
+        end = text.find("\n", match.start())
+        end = len(text) if end < 0 else end
+        parts += [text[done:start], decode_line(text[start:end].encode("utf-8", errors="surrogateescape"))]
+        done = end
+    parts.append(text[done:])
+    return "".join(parts)
+
+
+def decode_line(line: bytes) -> str:
+    """UTF-8, or Windows-1252 when the line is not valid UTF-8, so that one
+    stray byte garbles one line and not every other title on the page."""
+    try:
+        return line.decode("utf-8")
+    except UnicodeDecodeError:
+        return line.decode("cp1252", errors=_LATIN1_FALLBACK)
+
+
+def _as_latin1(error: UnicodeDecodeError) -> tuple[str, int]:
+    # The five bytes Windows-1252 leaves undefined become Latin-1 C1
+    # controls, which text cleanup then removes.
+    undefined = error.object[error.start : error.end]
+    return bytes(undefined).decode("latin-1"), error.end
+
+
+_LATIN1_FALLBACK = "feedsvc-latin1"
+codecs.register_error(_LATIN1_FALLBACK, _as_latin1)

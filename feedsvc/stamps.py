@@ -1,0 +1,71 @@
+"""SHA-256 digests of input files, remembered by their stat as git's index
+does: a file whose inode, size, mtime and ctime are the recorded ones is
+not read again. Any write changes the ctime, and nothing can set it back.
+
+A write in the same clock tick as the recording would leave the stat
+unchanged, so an entry whose ctime is not clearly older than the record
+itself is not trusted: it is read again, and recorded again later."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+from .files import atomic_write
+
+STAMPS_NAME = ".feedsvc-stamps.json"
+# Filesystem timestamps advance in ticks of a few milliseconds; two seconds
+# is far beyond any tick.
+_RACY_NS = 2_000_000_000
+
+
+class Stamps:
+    """The digests recorded in `path` (nothing is recorded when None)."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self._entries: dict[str, list] = {}  # file -> [inode, size, mtime_ns, ctime_ns, sha256]
+        self._used: dict[str, list] = {}
+        self._trusted_before = 0
+        self._changed = False
+        if path is None:
+            return
+        try:
+            data = path.read_bytes()
+            recorded = os.stat(path).st_mtime_ns
+            entries = json.loads(data)
+        except (OSError, ValueError):
+            return
+        if isinstance(entries, dict):
+            self._entries = {key: value for key, value in entries.items() if isinstance(value, list) and len(value) == 5}
+            self._trusted_before = recorded - _RACY_NS
+
+    def digest(self, path: Path, data: bytes | None = None) -> str:
+        """The SHA-256 of the file at `path`; `data`, when given, is its
+        content, read by the caller while nothing could change it. Two
+        threads may ask at once: each call sets only its own file's entry."""
+        key = os.path.abspath(path)
+        stat = os.stat(path)
+        identity = [stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns]
+        entry = self._entries.get(key)
+        if entry is not None and entry[:4] == identity and stat.st_ctime_ns < self._trusted_before:
+            self._used[key] = entry
+            return entry[4]
+        if data is None:
+            with open(path, "rb") as handle:
+                sha = hashlib.file_digest(handle, "sha256").hexdigest()
+        else:
+            sha = hashlib.sha256(data).hexdigest()
+        self._used[key] = identity + [sha]
+        self._changed = True
+        return sha
+
+    def save(self) -> None:
+        """Record the digests used in this run, when any was new or any
+        recorded file was not used (a page that was deleted)."""
+        if self.path is None or not (self._changed or self._used.keys() != self._entries.keys()):
+            return
+        data = json.dumps(self._used, sort_keys=True, separators=(",", ":")).encode("utf-8")
+        atomic_write(self.path, data, durable=False)

@@ -1,0 +1,46 @@
+"""Fixtures shared by the whole suite: a private copy of the sample seeds
+and a fixed clock, so no test writes into the repository or reads the time."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from pathlib import Path
+
+import pytest
+
+from feedsvc.config import Config, load_config
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE_SEEDS = REPO / "seeds"
+
+# 2025-10-09T08:53:20Z: after every trailer date in the sample pages but one.
+NOW_EPOCH = 1_760_000_000
+NOW = dt.datetime.fromtimestamp(NOW_EPOCH, dt.timezone.utc)
+
+
+def copy_seeds(target: Path) -> Path:
+    """The sample pages and feedsvc.toml, copied into `target` (no ledger)."""
+    target.mkdir(parents=True, exist_ok=True)
+    for page in sorted(SAMPLE_SEEDS.glob("*.txt")):
+        shutil.copyfile(page, target / page.name)
+    shutil.copyfile(SAMPLE_SEEDS / "feedsvc.toml", target / "feedsvc.toml")
+    return target
+
+
+@pytest.fixture
+def seeds(tmp_path: Path) -> Path:
+    """A fresh seeds folder holding the sample pages and site config."""
+    return copy_seeds(tmp_path / "seeds")
+
+
+@pytest.fixture
+def now() -> dt.datetime:
+    """The fixed 'now' of a run; SOURCE_DATE_EPOCH=NOW_EPOCH says the same."""
+    return NOW
+
+
+@pytest.fixture
+def config(seeds: Path) -> Config:
+    """The sample site's settings, ignoring any FEEDSVC_* in the environment."""
+    return load_config(seeds, environ={})
