@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, NamedTuple, TypeVar
 
+import orjson
 from filelock import FileLock
 
 from . import urls
@@ -263,8 +264,8 @@ def read_manifest(out: Path) -> tuple[Manifest | None, bytes]:
     try:
         first, _, rest = data.partition(b"\n")
         manifest = _parse_header(first)
-        # One json.loads over the whole body is several times faster than one per line.
-        rows = json.loads(b"[" + rest.rstrip(b"\n").replace(b"\n", b",") + b"]")
+        # One parse over the whole body is several times faster than one per line.
+        rows = orjson.loads(b"[" + rest.rstrip(b"\n").replace(b"\n", b",") + b"]")
         # tuple.__new__ skips the named tuple's Python-level constructor: a
         # third of the time of reading 100,000 rows.
         files = {row[0]: tuple.__new__(Entry, row[1:]) for row in rows}

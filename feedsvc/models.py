@@ -111,6 +111,9 @@ class Ledger:
     categories: dict[str, str] = field(default_factory=dict)  # name -> slug
     aliases: dict[str, str] = field(default_factory=dict)  # title key -> id
     splits: tuple[Split, ...] = ()
+    # id -> (record, its line) for the records as read from the file: the
+    # line is written back unchanged while the record is the same object.
+    lines: dict[str, tuple[Record, bytes | memoryview]] = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
