@@ -4,6 +4,7 @@ processes at once."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from feedsvc import ledger as ledger_file
+from feedsvc import marks
 from feedsvc.config import Config, load_config
 from feedsvc.errors import LedgerError
 from feedsvc.ingest import ingest
@@ -56,6 +58,38 @@ def test_dump_parse_round_trip(config: Config, now) -> None:
     data = config.ledger_path.read_bytes()
     assert ledger_file.parse(data, "x") == result.ledger
     assert ledger_file.dump(ledger_file.parse(data, "x")) == data
+
+
+def test_a_change_writes_the_bytes_a_full_encoding_gives(config: Config, now) -> None:
+    ingest(config, now)
+    (config.seeds / "009_new.txt").write_text("New Story\n\nNew Story\n\nSomething to write.\n")
+    result = ingest(config, now.replace(year=2026))
+    assert result.written and result.new
+    # The unchanged records went back as the lines they were read from;
+    # encoding every record again must give the very same file.
+    assert result.ledger.lines
+    assert config.ledger_path.read_bytes() == ledger_file.dump(dataclasses.replace(result.ledger, lines={}))
+
+
+def test_only_changed_records_are_encoded_again(config: Config, now) -> None:
+    ingest(config, now)
+    path = config.ledger_path
+    lines = path.read_bytes().split(b"\n")
+    articles = [i for i, line in enumerate(lines) if b'"kind":"article"' in line]
+    # Two records laid out by hand (spaces after the separators); the
+    # second one is then taken down, so only it is encoded again.
+    spaced = {i: json.dumps(json.loads(lines[i]), ensure_ascii=False, sort_keys=True).encode() for i in articles[:2]}
+    for i, line in spaced.items():
+        lines[i] = line
+    path.write_bytes(b"\n".join(lines))
+    taken = json.loads(spaced[articles[1]])["id"]
+    ledger_file.update(path, lambda current: (marks.takedown(current, taken, now.replace(year=2026)), None))
+    after = path.read_bytes().split(b"\n")
+    assert spaced[articles[0]] in after
+    rewritten = next(line for line in after if f'"id":"{taken}"'.encode() in line)
+    entry = json.loads(rewritten)
+    assert entry["withdrawn"]
+    assert rewritten.decode() == json.dumps(entry, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
 
 def test_no_rewrite_when_nothing_changed(config: Config, now) -> None:
