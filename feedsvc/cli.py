@@ -124,12 +124,13 @@ def articles_command(seeds: Path, ledger: Path | None, as_json: bool, include_wi
     listed = [article_json(a) for a in result.articles(config.site_key)]
     if include_withdrawn:
         listed += _marks(result, config)
-    # One write of the whole listing: 100,000 separate echoes, or the
-    # standard library's pure-Python indenting encoder, take seconds.
+    # One write of UTF-8 bytes for the whole listing: 100,000 separate
+    # echoes, the standard library's pure-Python indenting encoder, or
+    # click's scan of a long text for colour codes each take seconds.
     if as_json:
-        click.echo(orjson.dumps(listed, option=orjson.OPT_INDENT_2).decode("utf-8"))
+        click.echo(orjson.dumps(listed, option=orjson.OPT_INDENT_2))
         return
-    click.echo("\n".join(_table_row(row) for row in listed), nl=bool(listed))
+    click.echo("\n".join(_table_row(row) for row in listed).encode("utf-8"), nl=bool(listed))
 
 
 def _table_row(row: dict) -> str:
