@@ -110,9 +110,10 @@ def run(ctx: Context) -> Section:
     )
 
     section.notes.append(
-        "A rebuild after one new page reads and rewrites the whole ledger, builds the whole site model (every article, "
-        "its fingerprint, every target) and reads and rewrites the manifest of every file; only the changed documents are "
-        "rendered. See the profile below."
+        "A rebuild after one new page parses the whole ledger (unchanged records are written back as the lines they "
+        "were read from, so saving it is cheap), builds the whole site model (every article, its fingerprint, every "
+        "target), checks the size of every file on disk, and reads and rewrites the manifest of every file; only the "
+        "changed documents are rendered. See the profile below."
     )
 
     if ctx.profile:

@@ -59,11 +59,12 @@ def run(ctx: Context) -> Section:
     load = stages["load ledger"]["wall"]
     section.notes.append(
         f"Where a warm `articles --json` goes: importing, `ingest()` and listing the articles take {in_process:.2f} s in one "
-        f"process; the remaining {warm.wall - in_process:.2f} s of the command's {warm.wall:.2f} s is printing "
-        f"{ctx.articles:,} articles as indented JSON (cli.py; `json.dumps` with `indent` runs the pure-Python encoder). "
-        f"Loading the ledger ({ctx.ledger.stat().st_size / 1e6:.0f} MB of JSON lines) alone takes {load:.2f} s = "
-        f"{load / floor.wall:.1f}x the floor, so no warm run that parses the whole ledger can meet 4x; reading the same "
-        f"parsed ledger from a pickle takes {stages['(unpickle the same parsed ledger)']['wall']:.2f} s."
+        f"process with the cycle collector on (the CLI turns it off for one-shot commands); the command takes {warm.wall:.2f} s "
+        f"in all, printing {ctx.articles:,} articles as indented JSON included. "
+        f"Loading the ledger ({ctx.ledger.stat().st_size / 1e6:.0f} MB of JSON lines, parsed with orjson) alone takes {load:.2f} s = "
+        f"{load / floor.wall:.1f}x the floor, most of it building 100,000 record objects, so no warm run that builds every "
+        f"record can meet 4x; reading the same parsed ledger from a pickle takes "
+        f"{stages['(unpickle the same parsed ledger)']['wall']:.2f} s."
     )
     section.notes.append(
         "In-process stages of a warm run (medians of %d runs, seconds; the page reading and ledger loading are "
