@@ -8,16 +8,16 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import functools
-import gc
 from pathlib import Path
 from typing import Callable, Iterator
 
 import orjson
 from filelock import FileLock, Timeout
 
+from . import collector
 from .errors import LedgerError
 from .files import atomic_write
-from .models import Ledger, Record, Split
+from .models import Ledger, Record, Split, assemble
 
 VERSION = 1
 LOCK_TIMEOUT = 120
@@ -53,21 +53,8 @@ def load(path: Path) -> tuple[Ledger, bytes]:
         return Ledger(), b""
     except OSError as error:
         raise LedgerError(f"{path}: cannot read the ledger: {error.strerror}") from None
-    with _collector_paused():
+    with collector.paused():
         return parse(data, str(path)), data
-
-
-@contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Pause the cycle collector while records are built: they hold no
-    cycles, and with a large ledger it would walk them again and again."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def update(path: Path, change: Callable[[Ledger], tuple[Ledger, object]]) -> object:
@@ -82,7 +69,7 @@ def update(path: Path, change: Callable[[Ledger], tuple[Ledger, object]]) -> obj
 
 def save(path: Path, ledger: Ledger, before: bytes = b"") -> bool:
     """Write the ledger atomically, unless its bytes would not change."""
-    with _collector_paused():  # what dump builds is gone when it returns
+    with collector.paused():  # what dump builds is gone when it returns
         data = dump(ledger)
     if data == before:
         return False
@@ -229,7 +216,8 @@ def _check_header(line: dict) -> None:
 
 
 def _record(line: dict) -> Record:
-    return Record(
+    return assemble(
+        Record,
         id=line["id"],
         seq=int(line["seq"]),
         key=line["key"],

@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
-from . import conditional
+from . import collector, conditional
 from .config import CONFIG_NAME, Config, current_time
 from .errors import FeedsvcError, SeedsError
 from .ingest import ingest
@@ -219,15 +219,16 @@ class LiveSite:
         return max(0.0, min(self.settle_seconds - age, self.settle_seconds - unchanged_for))
 
     def _build(self, config: Config, snapshot: Snapshot) -> Generation:
-        result = ingest(config, current_time(), write=not config.read_only)
+        with collector.paused():
+            result = ingest(config, current_time(), write=not config.read_only)
+            if result.written:
+                # Our own write must not look like a change next time. Taken
+                # right after ingest released the lock, before any other writer
+                # could have loaded, merged and written.
+                snapshot = Snapshot(snapshot.entries, _ledger_stat(config))
+            site = Site.from_ingest(config, result)
         for problem in result.problems:
             log.warning("feedsvc: %s", problem)
-        if result.written:
-            # Our own write must not look like a change next time. Taken
-            # right after ingest released the lock, before any other writer
-            # could have loaded, merged and written.
-            snapshot = Snapshot(snapshot.entries, _ledger_stat(config))
-        site = Site.from_ingest(config, result)
         newest = max(result.ledger.pages.values(), default=None)
         return Generation(config, site, snapshot, newest, wrap=self._wrap)
 
