@@ -10,7 +10,7 @@ repository checkout. What is sent, and when a 304 is allowed, is decided in
 from __future__ import annotations
 
 import json
-from typing import Callable
+from typing import Callable, Iterable
 
 from flask import Flask, Response, request
 from werkzeug.datastructures import Headers
@@ -95,15 +95,8 @@ def create_app(
                 return _missing(generation, path)
         if found is GONE:
             return _plain(410, GONE_BODY, f"public, max-age={generation.config.cache_max_age}")
-        representation = conditional.choose(found, environ.get("HTTP_ACCEPT_ENCODING"))
-        if conditional.is_not_modified(
-            representation,
-            found.modified,
-            environ.get("HTTP_IF_NONE_MATCH"),
-            environ.get("HTTP_IF_MODIFIED_SINCE"),
-        ):
-            return PreparedResponse(None, 304, representation.not_modified_headers)
-        return PreparedResponse(representation.body, 200, representation.headers)
+        status, headers, body = _answer(found, environ)
+        return PreparedResponse(body, status, headers)
 
     methods = ["GET", "HEAD", "OPTIONS"]
     app.add_url_rule("/", "index", document, methods=methods, provide_automatic_options=False)
@@ -143,7 +136,48 @@ def create_app(
         # Flask has logged the traceback; the client gets no detail.
         return _plain(500, b"Internal error.\n", "no-store")
 
+    app.wsgi_app = _PreparedFirst(app.wsgi_app, live)
     return app
+
+
+def _answer(found: conditional.Served, environ: dict) -> tuple[int, Headers, bytes | None]:
+    """Status, headers and body for a GET or HEAD of a prepared document."""
+    representation = conditional.choose(found, environ.get("HTTP_ACCEPT_ENCODING"))
+    if conditional.is_not_modified(
+        representation,
+        found.modified,
+        environ.get("HTTP_IF_NONE_MATCH"),
+        environ.get("HTTP_IF_MODIFIED_SINCE"),
+    ):
+        return 304, representation.not_modified_headers, None
+    return 200, representation.headers, representation.body
+
+
+class _PreparedFirst:
+    """Answers a GET or HEAD of a document already prepared in memory (the
+    feeds every reader polls) before Flask routes the request: the answer
+    is the one the Flask view gives, without the framework's per-request
+    work. Everything else, and every first request for a document, goes
+    to Flask."""
+
+    def __init__(self, flask_app: Callable, live: LiveSite) -> None:
+        self.flask_app = flask_app
+        self.live = live
+
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        method = environ["REQUEST_METHOD"]
+        if method == "GET" or method == "HEAD":
+            found = self.live.current().prepared.get(environ.get("PATH_INFO") or "/")
+            if found is not None and found is not GONE and len(environ.get("QUERY_STRING", "")) <= MAX_QUERY_CHARS:
+                status, headers, body = _answer(found, environ)
+                start_response(_STATUS_LINES[status], headers.to_wsgi_list())
+                return [body] if body is not None and method == "GET" else []
+        return self.flask_app(environ, start_response)
+
+
+# The status lines the Flask view's responses carry, so both paths send
+# the same bytes.
+_STATUS_LINES = {code: PreparedResponse(None, code, Headers()).status for code in (200, 304)}
 
 
 def _missing(generation, path: str) -> Response:
