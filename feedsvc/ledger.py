@@ -17,7 +17,7 @@ from filelock import FileLock, Timeout
 from . import collector
 from .errors import LedgerError
 from .files import atomic_write
-from .models import Ledger, Record, Split, assemble
+from .models import Ledger, Record, Split
 
 VERSION = 1
 LOCK_TIMEOUT = 120
@@ -216,8 +216,7 @@ def _check_header(line: dict) -> None:
 
 
 def _record(line: dict) -> Record:
-    return assemble(
-        Record,
+    return Record(
         id=line["id"],
         seq=int(line["seq"]),
         key=line["key"],

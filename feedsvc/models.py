@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import TypeVar
-
-T = TypeVar("T")
 
 # Pages without a numeric prefix sort after every numbered page.
 UNNUMBERED = 10**9
@@ -164,20 +161,3 @@ class CategoryInfo:
     name: str
     slug: str
     count: int
-
-
-def assemble(cls: type[T], **values: object) -> T:
-    """An instance of one of these frozen records, built without calling
-    its __init__, for the paths that build 100,000 of them at a time
-    (loading the ledger, listing the articles): a frozen dataclass sets
-    every field through object.__setattr__, which makes its constructor
-    ten times slower than plain assignment. Every field must be given."""
-    instance = object.__new__(cls)
-    instance.__dict__.update(values)
-    return instance
-
-
-def evolve(instance: T, **changes: object) -> T:
-    """dataclasses.replace, built the way `assemble` builds: for the
-    ingest of a first page set, where every new record is revised twice."""
-    return assemble(type(instance), **{**instance.__dict__, **changes})

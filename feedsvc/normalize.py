@@ -29,7 +29,7 @@ import operator
 import re
 from dataclasses import dataclass, replace
 
-from .models import Article, Ledger, RawItem, Record, Split, Withdrawal, assemble, evolve
+from .models import Article, Ledger, RawItem, Record, Split, Withdrawal
 from .text import article_id, article_iri, category_slug, content_hash, site_namespace, title_key
 from .config import CategoryRule
 
@@ -101,7 +101,7 @@ def normalize(pages: list[ParsedPage], ledger: Ledger, site: Site, now: dt.datet
     # subscription feed's newest N are counted.
     created.sort(key=lambda pair: (pair[0].published, -pair[1], pair[0].id))
     for offset, (record, _) in enumerate(created):
-        records[record.id] = evolve(record, seq=next_seq + offset)
+        records[record.id] = replace(record, seq=next_seq + offset)
     for record in records.values():
         if record.category not in categories:
             categories[record.category] = category_slug(record.category, categories.slugs)
@@ -190,7 +190,7 @@ def _space_undated(created: list[tuple[Record, int]], now: dt.datetime) -> None:
     for index, (record, rank) in enumerate(created):
         if record.date_source == "first_seen":
             moment = now - undated * SECOND
-            created[index] = (evolve(record, published=moment, updated=moment), rank)
+            created[index] = (replace(record, published=moment, updated=moment), rank)
             undated += 1
 
 
@@ -315,8 +315,7 @@ def articles(ledger: Ledger, site_key: str) -> list[Article]:
     """The published articles, newest first."""
     namespace = site_namespace(site_key)
     published = [
-        assemble(
-            Article,
+        Article(
             id=r.id,
             iri=article_iri(namespace, r.id),
             seq=r.seq,
