@@ -76,12 +76,20 @@ def assert_nothing_lost(before: Ledger, after: Ledger, when: str) -> None:
 _ARCHIVE_LINK_AHEAD = re.compile(r"rel=(prev|next)-archive '[^']*/archive/\d+\.(atom|rss)' does not resolve")
 
 
-def assert_tree_checks(out: Path, when: str, allow_archive_link_ahead: bool = False) -> None:
+# The other documented window: the formats of one feed are renamed one after
+# the other, so a kill between two renames leaves them one build apart. Only
+# files the killed build had listed in its journal may show it.
+_FORMATS_APART = "ids differ from the other format of this feed"
+
+
+def assert_tree_checks(out: Path, when: str, allow_killed_build_windows: bool = False) -> None:
     report = check_tree(out, BASE_URL)
     assert report.documents > 0, when
     problems = report.problems
-    if allow_archive_link_ahead:
+    if allow_killed_build_windows:
+        being_written = export.read_pending(out)
         problems = [p for p in problems if not ("/archive/" in p.source and _ARCHIVE_LINK_AHEAD.search(p.message))]
+        problems = [p for p in problems if not (p.source in being_written and p.message.startswith(_FORMATS_APART))]
     assert problems == [], f"{when}: " + "; ".join(str(p) for p in problems[:5])
 
 
@@ -113,7 +121,7 @@ def test_kill_9_of_a_build_at_any_moment_leaves_a_whole_tree_and_ledger(tmp_path
         now, _ = ledger_file.load(seeds / "ledger.jsonl")  # raises if it does not load
         assert_nothing_lost(ever, now, when)
         ever = now
-        assert_tree_checks(out, when, allow_archive_link_ahead=True)
+        assert_tree_checks(out, when, allow_killed_build_windows=True)
     assert interrupted >= BUILD_KILLS // 3, f"only {interrupted} kills landed during a build"
 
     # Once left alone, a build finishes and publishes everything.
