@@ -12,7 +12,6 @@ parsed ledger is timed too: what loading it from a binary cache would cost.
 from __future__ import annotations
 
 import dataclasses
-import gc
 import json
 import pickle
 import sys
@@ -34,6 +33,7 @@ class Clock:
 def main(seeds: Path, ledger: Path) -> None:
     clock = Clock()
     clock.measure("import feedsvc.cli", lambda: __import__("feedsvc.cli"))
+    from feedsvc import collector
     from feedsvc import ledger as ledger_file
     from feedsvc.config import current_time, load_config
     from feedsvc.ingest import ingest
@@ -46,9 +46,8 @@ def main(seeds: Path, ledger: Path) -> None:
     # (Without the views of the file's lines the ledger keeps for writing
     # unchanged records back: a cache would hold the records alone.)
     cached = pickle.dumps(dataclasses.replace(loaded, lines={}), protocol=pickle.HIGHEST_PROTOCOL)
-    gc.disable()  # as load() pauses it
-    clock.measure("(unpickle the same parsed ledger)", lambda: pickle.loads(cached))
-    gc.enable()
+    with collector.paused():  # as load() pauses it
+        clock.measure("(unpickle the same parsed ledger)", lambda: pickle.loads(cached))
     del loaded, cached
     result = clock.measure("ingest() total", lambda: ingest(config, current_time()))
     clock.measure("articles()", lambda: result.articles(config.site_key))

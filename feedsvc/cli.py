@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import gc
 import sys
 import time
 from pathlib import Path
@@ -14,7 +13,7 @@ import click
 import filelock
 import orjson
 
-from . import __version__
+from . import __version__, collector
 from . import ledger as ledger_file
 from . import marks
 from .config import Config, current_time, load_config
@@ -104,13 +103,12 @@ def article_json(article: Article) -> dict:
 @click.pass_context
 def main(context: click.Context) -> None:
     """Publish scraped listing pages as Atom, RSS and JSON feeds."""
-    if context.invoked_subcommand != "serve" and gc.isenabled():
+    if context.invoked_subcommand != "serve":
         # A one-shot command holds the whole ledger, and the cycle collector
         # would walk its 100,000 records again and again (a third of a warm
         # run); the pipeline makes no cyclic garbage worth collecting. The
         # server's long-lived workers keep the collector.
-        gc.disable()
-        context.call_on_close(gc.enable)
+        context.with_resource(collector.paused())
 
 
 @main.command("articles")

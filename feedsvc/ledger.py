@@ -195,11 +195,13 @@ def _lines(data: bytes) -> Iterator[memoryview]:
     """The ledger's lines as views into `data`, without the final empty
     line: copying 100 MB into 100,000 separate strings costs more than
     parsing them."""
+    if not data:
+        return
     view = memoryview(data)
     start, end = 0, len(data)
     if data.endswith(b"\n"):
         end -= 1
-    while start <= end and data:
+    while start <= end:
         stop = data.find(b"\n", start, end)
         if stop < 0:
             stop = end
