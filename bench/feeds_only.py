@@ -15,9 +15,10 @@ from pathlib import Path
 
 def main(seeds: Path, ledger: Path, out: Path, timings_file: Path | None) -> None:
     started = time.perf_counter()
-    from feedsvc.config import current_time, load_config
-    from feedsvc.ingest import ingest
-    from feedsvc.site import Site
+    from feedsvc.clock import current_time
+    from feedsvc.config import load_config
+    from feedsvc.store.ingest import ingest
+    from feedsvc.site.model import Site
 
     config = load_config(seeds, ledger)
     site = Site.from_ingest(config, ingest(config, current_time(), write=False))

@@ -24,7 +24,7 @@ from pathlib import Path
 from lxml import etree
 
 from feedsvc.config import load_config
-from feedsvc.text import article_iri, feed_iri, site_namespace
+from feedsvc.core.text import article_iri, feed_iri, site_namespace
 
 ATOM = "http://www.w3.org/2005/Atom"
 HISTORY = "http://purl.org/syndication/history/1.0"

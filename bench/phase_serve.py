@@ -37,7 +37,7 @@ def run(ctx: Context) -> Section:
     servers: list[Server] = []
     try:
         feedsvc_port = free_port()
-        command = gunicorn_command("feedsvc.app:create_app()", feedsvc_port, workers)
+        command = gunicorn_command("feedsvc.serve.app:create_app()", feedsvc_port, workers)
         started = time.perf_counter()
         feedsvc = start("feedsvc", command, feedsvc_port, env, folder, "/healthz")
         servers.append(feedsvc)

@@ -34,10 +34,11 @@ def main(seeds: Path, ledger: Path) -> None:
     clock = Clock()
     clock.measure("import feedsvc.cli", lambda: __import__("feedsvc.cli"))
     from feedsvc import collector
-    from feedsvc import ledger as ledger_file
-    from feedsvc.config import current_time, load_config
-    from feedsvc.ingest import ingest
-    from feedsvc.pages import list_pages, read_page
+    from feedsvc.store import ledger as ledger_file
+    from feedsvc.clock import current_time
+    from feedsvc.config import load_config
+    from feedsvc.store.ingest import ingest
+    from feedsvc.store.seeds import list_pages, read_page
 
     config = load_config(seeds, ledger)
     clock.measure("list + read + decode pages", lambda: [read_page(f, config.max_page_bytes) for f in list_pages(seeds)])

@@ -13,13 +13,15 @@ import click
 import filelock
 import orjson
 
-from . import __version__, collector
-from . import ledger as ledger_file
-from . import marks
-from .config import Config, current_time, load_config
-from .errors import FeedsvcError, SeedsError
-from .ingest import Ingest, ingest
-from .models import Article
+from feedsvc import __version__
+from feedsvc import collector
+from feedsvc.store import ledger as ledger_file
+from feedsvc.core import marks
+from feedsvc.clock import current_time
+from feedsvc.config import Config, load_config
+from feedsvc.errors import FeedsvcError, SeedsError
+from feedsvc.store.ingest import Ingest, ingest
+from feedsvc.core.models import Article
 
 
 def seeds_options(command: Callable) -> Callable:
@@ -225,8 +227,8 @@ def build_command(
     if out is None and not show_diff:
         raise click.UsageError("pass --out DIR, the folder to write the tree into")
     config = configure(seeds, ledger, base_url=base_url)
-    from . import export
-    from .progress import DelayedProgress
+    from feedsvc.publish import export
+    from feedsvc.publish.progress import DelayedProgress
 
     started = time.perf_counter()
     try:
@@ -299,7 +301,7 @@ def check_command(folder: Path, base_url: str | None) -> None:
     same in every format of it, and every entry link resolving to a file
     of the tree. Prints each problem as FILE: message; exits 1 if any.
     """
-    from .check import check_tree
+    from feedsvc.publish.check import check_tree
 
     report = check_tree(folder, base_url)
     for problem in report.problems:
@@ -326,8 +328,8 @@ def serve_command(
     for a second. With FEEDSVC_READ_ONLY=1 the ledger is only read.
     """
     config = configure(seeds, ledger, base_url=base_url)
-    from .app import create_app
-    from .server import serve
+    from feedsvc.serve.app import create_app
+    from feedsvc.serve.server import serve
 
     try:
         # Built here, before gunicorn starts, so a bad ledger or setting is
@@ -355,8 +357,8 @@ def ping_command(seeds: Path, ledger: Path | None, hub: str | None) -> None:
     hub = hub or config.websub_hub
     if not hub:
         raise click.UsageError("no hub to notify: pass --hub URL or set websub_hub (FEEDSVC_WEBSUB_HUB)")
-    from . import websub
-    from .site import Site
+    from feedsvc.publish import websub
+    from feedsvc.site.model import Site
 
     problem = websub.check_hub(hub)
     if problem:

@@ -44,11 +44,12 @@ def load_pipeline() -> None:
     global assert_article_page, assert_clean_article, assert_clean_text, assert_document
     from lxml import etree
 
-    from feedsvc import check, ledger as ledger_file
+    from feedsvc.publish import check
+    from feedsvc.store import ledger as ledger_file
     from feedsvc.config import load_config
-    from feedsvc.ingest import ingest
-    from feedsvc.models import Problem
-    from feedsvc.site import Site
+    from feedsvc.store.ingest import ingest
+    from feedsvc.core.models import Problem
+    from feedsvc.site.model import Site
     from hardening.checks import assert_article_page, assert_clean_article, assert_clean_text, assert_document
 
 

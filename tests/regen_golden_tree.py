@@ -19,7 +19,7 @@ sys.path.insert(0, str(HERE.parent))
 from conftest import NOW, copy_seeds  # noqa: E402
 
 from feedsvc.config import load_config  # noqa: E402
-from feedsvc.export import build  # noqa: E402
+from feedsvc.publish.export import build  # noqa: E402
 
 GOLDEN = HERE / "golden_tree"
 # A base URL with a path, so the tree is checked for links that keep it.

@@ -9,11 +9,11 @@ import datetime as dt
 from pathlib import Path
 
 from feedsvc.config import Config
-from feedsvc.ingest import ingest
-from feedsvc.models import Article, Ledger, Withdrawal
-from feedsvc.normalize import articles, departures, withdrawals
-from feedsvc.site import Site
-from feedsvc.text import article_iri, category_slug, site_namespace
+from feedsvc.store.ingest import ingest
+from feedsvc.core.models import Article, Ledger, Withdrawal
+from feedsvc.core.merge import articles, departures, withdrawals
+from feedsvc.site.model import Site
+from feedsvc.core.text import article_iri, category_slug, site_namespace
 
 UTC = dt.timezone.utc
 BASE = dt.datetime(2024, 3, 1, 12, 0, tzinfo=UTC)

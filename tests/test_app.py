@@ -16,12 +16,12 @@ import pytest
 from click.testing import CliRunner
 
 from feedcheck import check, feed_updated, rfc3339
-from feedsvc import urls
-from feedsvc.app import create_app
+from feedsvc.site import routes as urls
+from feedsvc.serve.app import create_app
 from feedsvc.cli import main
 from feedsvc.config import load_config
-from feedsvc.ingest import ingest
-from feedsvc.site import Site
+from feedsvc.store.ingest import ingest
+from feedsvc.site.model import Site
 from sitebuild import card, write_page
 
 from conftest import NOW, NOW_EPOCH

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from feedsvc import ledger as ledger_file
+from feedsvc.store import ledger as ledger_file
 from feedsvc.config import load_config
-from feedsvc.ingest import ingest
-from feedsvc.site import Site
-from feedsvc.urls import archive_path, feed_path
+from feedsvc.store.ingest import ingest
+from feedsvc.site.model import Site
+from feedsvc.site.routes import archive_path, feed_path
 from sitebuild import card, write_page
 
 DAY = dt.timedelta(days=1)

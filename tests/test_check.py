@@ -16,10 +16,10 @@ from lxml import etree
 
 from conftest import NOW, copy_seeds
 
-from feedsvc.check import check_tree
+from feedsvc.publish.check import check_tree
 from feedsvc.cli import main
 from feedsvc.config import load_config
-from feedsvc.export import build
+from feedsvc.publish.export import build
 
 A = "{http://www.w3.org/2005/Atom}"
 

@@ -28,13 +28,13 @@ from conftest import NOW, NOW_EPOCH, copy_seeds
 from regen_golden_tree import BASE_URL, GOLDEN, REGENERATE, build_golden, published_files
 from sitebuild import card, write_page
 
-from feedsvc.check import check_tree
+from feedsvc.publish.check import check_tree
 from feedsvc.cli import main
 from feedsvc.config import load_config
-from feedsvc.export import MANIFEST_NAME, PENDING_NAME
-from feedsvc.ingest import ingest
-from feedsvc.site import Site
-from feedsvc.stamps import STAMPS_NAME
+from feedsvc.publish.export import MANIFEST_NAME, PENDING_NAME
+from feedsvc.store.ingest import ingest
+from feedsvc.site.model import Site
+from feedsvc.publish.stamps import STAMPS_NAME
 
 REPO = Path(__file__).resolve().parents[1]
 LATER_EPOCH = NOW_EPOCH + 86_400 * 3
@@ -535,7 +535,7 @@ def exported(seeds, tmp_path, monkeypatch):
     out = tmp_path / "out"
     assert build(seeds, out, "--base-url", "http://127.0.0.1:8000/").exit_code == 0
     config = load_config(seeds, environ={}, base_url="http://127.0.0.1:8000/")
-    from feedsvc.app import create_app
+    from feedsvc.serve.app import create_app
 
     client = create_app(config, poll_seconds=0, settle_seconds=0).test_client()
     site = Site.from_ingest(config, ingest(config, NOW, write=False))

@@ -1,6 +1,6 @@
 """The app under a real gunicorn on 127.0.0.1, started the three ways the
 docs give: `gunicorn wsgi:app` from the repository, the installed factory
-`gunicorn 'feedsvc.app:create_app()'`, and `feedsvc serve`. Every feed is
+`gunicorn 'feedsvc.serve.app:create_app()'`, and `feedsvc serve`. Every feed is
 fetched with feedparser, then fetched again with its ETag and
 Last-Modified and must answer 304."""
 
@@ -25,8 +25,8 @@ import pytest
 
 from feedcheck import check_json
 from feedsvc.config import load_config
-from feedsvc.ingest import ingest
-from feedsvc.site import Site
+from feedsvc.store.ingest import ingest
+from feedsvc.site.model import Site
 from sitebuild import card, write_page
 
 from conftest import NOW, NOW_EPOCH, REPO, copy_seeds
@@ -110,7 +110,7 @@ LAUNCHES = {
     "wsgi": lambda seeds, port: (gunicorn("--workers", "3", "wsgi:app"), REPO),
     # The installed package, run from elsewhere, with gthread workers.
     "factory": lambda seeds, port: (
-        gunicorn("--workers", "2", "--worker-class", "gthread", "--threads", "4", "feedsvc.app:create_app()"),
+        gunicorn("--workers", "2", "--worker-class", "gthread", "--threads", "4", "feedsvc.serve.app:create_app()"),
         seeds.parent,
     ),
     "serve": lambda seeds, port: (
@@ -286,7 +286,7 @@ def behind_nginx(tmp_path: Path) -> Iterator[tuple[Server, str]]:
     seeds = copy_seeds(tmp_path / "seeds")
     env = environment(seeds)
     env["FEEDSVC_CACHE_MAX_AGE"] = "1"
-    app = Server(gunicorn("--workers", "2", "feedsvc.app:create_app()"), tmp_path, env, tmp_path / "server.log", None)
+    app = Server(gunicorn("--workers", "2", "feedsvc.serve.app:create_app()"), tmp_path, env, tmp_path / "server.log", None)
     app.seeds = seeds
     nginx = None
     try:

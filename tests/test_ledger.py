@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from feedsvc import ledger as ledger_file
-from feedsvc import marks
+from feedsvc.store import ledger as ledger_file
+from feedsvc.core import marks
 from feedsvc.config import Config, load_config
 from feedsvc.errors import LedgerError
-from feedsvc.ingest import ingest
+from feedsvc.store.ingest import ingest
 
 from conftest import NOW_EPOCH, copy_seeds
 

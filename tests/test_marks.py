@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from feedsvc import ledger as ledger_file
+from feedsvc.store import ledger as ledger_file
 from feedsvc.cli import main
 from feedsvc.config import load_config
-from feedsvc.normalize import withdrawals
+from feedsvc.core.merge import withdrawals
 
 from conftest import NOW_EPOCH
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from feedsvc.config import Config, load_config
-from feedsvc.ingest import Ingest, ingest
-from feedsvc.models import Article
-from feedsvc.text import article_id, title_key
+from feedsvc.store.ingest import Ingest, ingest
+from feedsvc.core.models import Article
+from feedsvc.core.text import article_id, title_key
 
 from conftest import SAMPLE_SEEDS
 

@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from feedsvc.errors import SeedsError
-from feedsvc.models import UNNUMBERED
-from feedsvc.pages import decode_line, decode_page, list_pages, page_number, read_page
+from feedsvc.core.models import UNNUMBERED
+from feedsvc.store.seeds import decode_line, decode_page, list_pages, page_number, read_page
 
 UTF8_PAGE = "Zölle steigen\n\nZölle steigen\n\nHändler sagen — „teuer“.\n"
 

@@ -14,11 +14,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from feedsvc import ledger as ledger_file
-from feedsvc.models import Ledger
-from feedsvc.normalize import ParsedPage, Site, articles, normalize
-from feedsvc.pages import decode_page
-from feedsvc.parse import Limits, parse_page
+from feedsvc.store import ledger as ledger_file
+from feedsvc.core.models import Ledger
+from feedsvc.core.merge import ParsedPage, Site, articles, normalize
+from feedsvc.store.seeds import decode_page
+from feedsvc.core.parse import Limits, parse_page
 
 from regen_golden import GOLDEN, expected_path, golden_pages, render, run_page
 

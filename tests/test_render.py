@@ -17,10 +17,11 @@ from hypothesis import strategies as st
 from lxml import etree
 from reader import make_reader
 
-from feedsvc import render, urls
+from feedsvc.site import feeds as render
+from feedsvc.site import routes as urls
 from feedsvc.config import Config
-from feedsvc.models import Withdrawal
-from feedsvc.site import Site
+from feedsvc.core.models import Withdrawal
+from feedsvc.site.model import Site
 
 from feedcheck import ATOM, NS, check, check_atom, check_json, check_rss, ids, links
 from sitebuild import ingested_site, make_article, make_site

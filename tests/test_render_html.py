@@ -18,11 +18,11 @@ import pytest
 
 import headless_chromium
 
-from feedsvc import urls
+from feedsvc.site import routes as urls
 from feedsvc.config import load_config
-from feedsvc.ingest import ingest
-from feedsvc.models import Article, CategoryInfo
-from feedsvc.render_html import (
+from feedsvc.store.ingest import ingest
+from feedsvc.core.models import Article, CategoryInfo
+from feedsvc.site.pages import (
     FORMAT_TYPES,
     SCRIPT,
     STYLESHEET,

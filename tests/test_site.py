@@ -10,9 +10,10 @@ import datetime as dt
 import pytest
 from lxml import etree
 
-from feedsvc import marks, urls
-from feedsvc.models import Withdrawal
-from feedsvc.site import Site
+from feedsvc.core import marks
+from feedsvc.site import routes as urls
+from feedsvc.core.models import Withdrawal
+from feedsvc.site.model import Site
 
 from feedcheck import ATOM, NS, check, check_atom, feed_updated, ids, is_archive, links
 from sitebuild import card, ingested_site, make_article, make_site, site_of_ledger, write_page

@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 
-from feedsvc.text import (
+from feedsvc.core.text import (
     article_id,
     article_iri,
     category_slug,

@@ -10,7 +10,7 @@ import re
 import lxml.html
 from lxml import etree
 
-from feedsvc.models import Article
+from feedsvc.core.models import Article
 
 ATOM = "http://www.w3.org/2005/Atom"
 # The complement of the XML 1.0 `Char` production.

@@ -9,8 +9,8 @@ import subprocess
 import time
 from pathlib import Path
 
-from feedsvc import ledger as ledger_file
-from feedsvc.check import check_tree
+from feedsvc.store import ledger as ledger_file
+from feedsvc.publish.check import check_tree
 
 from .servers import Gunicorn
 from .test_crashes import ARCHIVE_SIZE, BASE_URL, FEED_SIZE, build_command, bulk_page, environment

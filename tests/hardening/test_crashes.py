@@ -17,13 +17,13 @@ from pathlib import Path
 
 import pytest
 
-from feedsvc import export
-from feedsvc import ledger as ledger_file
-from feedsvc.check import check_tree
+from feedsvc.publish import export
+from feedsvc.store import ledger as ledger_file
+from feedsvc.publish.check import check_tree
 from feedsvc.config import load_config
-from feedsvc.models import Ledger
-from feedsvc.text import article_id, title_key
-from feedsvc.urls import article_path
+from feedsvc.core.models import Ledger
+from feedsvc.core.text import article_id, title_key
+from feedsvc.site.routes import article_path
 
 from .servers import Gunicorn
 from .test_hostile_requests import NOW, NOW_EPOCH, copy_site

@@ -16,11 +16,11 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from feedsvc import ledger as ledger_file
-from feedsvc.check import check_tree
+from feedsvc.store import ledger as ledger_file
+from feedsvc.publish.check import check_tree
 from feedsvc.cli import main
 from feedsvc.config import load_config
-from feedsvc.ingest import ingest
+from feedsvc.store.ingest import ingest
 
 from .checks import assert_clean_article, assert_clean_text
 from .strategies import page_bytes, raw_pages

@@ -10,12 +10,12 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from feedsvc import export
-from feedsvc.check import check_tree
+from feedsvc.publish import export
+from feedsvc.publish.check import check_tree
 from feedsvc.config import load_config
 from feedsvc.errors import PublishRefused
-from feedsvc.ingest import ingest
-from feedsvc.site import Site
+from feedsvc.store.ingest import ingest
+from feedsvc.site.model import Site
 
 from .checks import assert_article_page, assert_document
 from .strategies import page_bytes, raw_pages

@@ -12,10 +12,10 @@ from typing import Callable, Iterator
 
 import pytest
 
-from feedsvc.app import create_app
+from feedsvc.serve.app import create_app
 from feedsvc.config import load_config
-from feedsvc.ingest import ingest
-from feedsvc.site import Site
+from feedsvc.store.ingest import ingest
+from feedsvc.site.model import Site
 
 from .servers import Gunicorn, Reply
 

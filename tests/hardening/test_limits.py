@@ -19,8 +19,8 @@ from click.testing import CliRunner
 
 from feedsvc.cli import main
 from feedsvc.config import load_config
-from feedsvc.ingest import ingest
-from feedsvc.text import clean_line
+from feedsvc.store.ingest import ingest
+from feedsvc.core.text import clean_line
 
 from .test_fuzz_ingest import NOW, write_seeds
 
@@ -164,9 +164,9 @@ MEMORY_PROBE = textwrap.dedent(
     """
     import datetime as dt, json, resource, sys
     from pathlib import Path
-    from feedsvc import export
+    from feedsvc.publish import export
     from feedsvc.config import load_config
-    from feedsvc.site import Site  # loaded before the baseline, as every build loads it
+    from feedsvc.site.model import Site  # loaded before the baseline, as every build loads it
     seeds, out, limit = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
     config = load_config(seeds, environ={}, max_page_bytes=limit)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

@@ -12,10 +12,10 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from feedsvc import ledger as ledger_file
-from feedsvc.check import check_tree
-from feedsvc.text import article_id, title_key
-from feedsvc.urls import article_path
+from feedsvc.store import ledger as ledger_file
+from feedsvc.publish.check import check_tree
+from feedsvc.core.text import article_id, title_key
+from feedsvc.site.routes import article_path
 
 from .servers import Gunicorn
 from .test_crashes import BASE_URL, build_command, environment

@@ -22,8 +22,8 @@ from typing import Iterator
 import pytest
 from click.testing import CliRunner
 
-from feedsvc import ledger as ledger_file
-from feedsvc.check import check_tree
+from feedsvc.store import ledger as ledger_file
+from feedsvc.publish.check import check_tree
 from feedsvc.cli import main
 
 from .servers import Gunicorn

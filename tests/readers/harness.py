@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Iterator, Mapping
 from xml.etree import ElementTree
 
-from feedsvc import server as server_settings
+from feedsvc.serve import server as server_settings
 
 from .watch import Seen
 
@@ -133,14 +133,14 @@ def server_environ(seeds: Path, port: int, extra: Mapping[str, str] | None = Non
 
 
 def start_server(seeds: Path, logs: Path, extra: Mapping[str, str] | None = None, workers: int = 2, port: int | None = None) -> Server:
-    """Start `gunicorn 'feedsvc.app:create_app()'` as `feedsvc serve` would,
+    """Start `gunicorn 'feedsvc.serve.app:create_app()'` as `feedsvc serve` would,
     with an access log, and wait until it answers."""
     port = port or free_port()
     logs.mkdir(parents=True, exist_ok=True)
     access_log, error_log = logs / f"access-{port}.log", logs / f"error-{port}.log"
     environ = server_environ(seeds, port, extra)
     command = [
-        sys.executable, "-m", "gunicorn", "feedsvc.app:create_app()",
+        sys.executable, "-m", "gunicorn", "feedsvc.serve.app:create_app()",
         "--bind", f"{HOST}:{port}", "--workers", str(workers), *deployed_settings(),
         "--access-logfile", str(access_log), "--access-logformat", ACCESS_FORMAT,
         "--error-logfile", str(error_log), "--graceful-timeout", "5",

@@ -45,7 +45,7 @@ import feedparser
 from lxml import etree
 
 from . import readerlib
-from feedsvc.urls import file_for
+from feedsvc.site.routes import file_for
 
 from .harness import Newsboat, Server, atom_grammar, fetch, free_port, have, start_server, subscription_feeds
 from .simulate import Day, Settings, Simulation, write_config

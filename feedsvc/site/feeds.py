@@ -44,9 +44,9 @@ from feedgen.ext.base import BaseExtension
 from feedgen.feed import FeedGenerator
 from lxml import etree
 
-from . import urls
-from .config import GENERATOR, Config
-from .models import Article, Withdrawal
+from feedsvc.site import routes as urls
+from feedsvc.config import GENERATOR, Config
+from feedsvc.core.models import Article, Withdrawal
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 HISTORY_NS = "http://purl.org/syndication/history/1.0"

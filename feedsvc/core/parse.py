@@ -33,8 +33,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator
 
-from .models import Problem, RawItem
-from .text import clean_line, title_key
+from feedsvc.core.models import Problem, RawItem
+from feedsvc.core.text import clean_line, title_key
 
 _TRAILER = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})(?: (.{1,80}))?$")
 _READ_MORE = re.compile(r"^read more\W*$", re.IGNORECASE)

@@ -7,12 +7,12 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field, replace
 
-from . import ledger as ledger_file
-from .config import Config
-from .models import Article, Ledger, Problem, Withdrawal
-from .normalize import ParsedPage, Site, Update, articles, departures, normalize, withdrawals
-from .pages import PageFile, list_pages, read_page
-from .parse import Limits, parse_page
+from feedsvc.store import ledger as ledger_file
+from feedsvc.config import Config
+from feedsvc.core.models import Article, Ledger, Problem, Withdrawal
+from feedsvc.core.merge import ParsedPage, Site, Update, articles, departures, normalize, withdrawals
+from feedsvc.store.seeds import PageFile, list_pages, read_page
+from feedsvc.core.parse import Limits, parse_page
 
 
 @dataclass(frozen=True)

@@ -36,15 +36,15 @@ from typing import Callable, Iterable, Iterator, NamedTuple, TypeVar
 import orjson
 from filelock import FileLock
 
-from . import urls
-from . import ledger as ledger_file
-from .config import Config
-from .errors import FeedsvcError, PublishRefused
-from .ingest import Ingest, ingest
-from .models import Article
-from .normalize import articles
-from .pages import list_pages
-from .stamps import STAMPS_NAME, Stamps
+from feedsvc.site import routes as urls
+from feedsvc.store import ledger as ledger_file
+from feedsvc.config import Config
+from feedsvc.errors import FeedsvcError, PublishRefused
+from feedsvc.store.ingest import Ingest, ingest
+from feedsvc.core.models import Article
+from feedsvc.core.merge import articles
+from feedsvc.store.seeds import list_pages
+from feedsvc.publish.stamps import STAMPS_NAME, Stamps
 
 MANIFEST_NAME = ".feedsvc-manifest.json"
 PENDING_NAME = ".feedsvc-pending.json"
@@ -669,7 +669,7 @@ def build(config: Config, out: Path, now, apply: bool = True, force: bool = Fals
         return _unchanged_build(header)
     result, ledger = guarded_ingest(config, now, force, apply, stamps)
     # Imported here: the renderers' libraries cost more than an up-to-date build.
-    from .site import Site
+    from feedsvc.site.model import Site
 
     site = Site.from_ingest(config, result)
     summary = {

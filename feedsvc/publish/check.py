@@ -19,8 +19,8 @@ from urllib.parse import unquote, urljoin, urlsplit
 
 from lxml import etree
 
-from . import urls
-from .models import Problem
+from feedsvc.site import routes as urls
+from feedsvc.core.models import Problem
 
 ATOM = "http://www.w3.org/2005/Atom"
 TOMBSTONES = "http://purl.org/atompub/tombstones/1.0"
@@ -54,7 +54,7 @@ class _Document:
 @lru_cache(maxsize=1)
 def atom_schema() -> etree.RelaxNG:
     """RFC 4287 Appendix B, shipped with the package."""
-    grammar = resources.files("feedsvc").joinpath("data/atom.rng").read_bytes()
+    grammar = resources.files("feedsvc").joinpath("publish/atom.rng").read_bytes()
     return etree.RelaxNG(etree.fromstring(grammar))
 
 

@@ -52,10 +52,12 @@ from typing import Callable, Iterator
 
 import feedgen.version
 
-from . import render, render_html, urls
-from .config import Config
-from .models import Article, CategoryInfo, Withdrawal
-from .text import feed_iri, site_namespace
+from feedsvc.site import feeds as render
+from feedsvc.site import pages as render_html
+from feedsvc.site import routes as urls
+from feedsvc.config import Config
+from feedsvc.core.models import Article, CategoryInfo, Withdrawal
+from feedsvc.core.text import feed_iri, site_namespace
 
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 

@@ -2,7 +2,7 @@
 memory, with the caching headers feed readers and proxies rely on.
 
 `create_app()` reads its settings from the environment (FEEDSVC_SEEDS and
-the rest), so `gunicorn 'feedsvc.app:create_app()'` works without a
+the rest), so `gunicorn 'feedsvc.serve.app:create_app()'` works without a
 repository checkout. What is sent, and when a 304 is allowed, is decided in
 `conditional`; how the site is kept current, in `live`.
 """
@@ -16,9 +16,9 @@ from flask import Flask, Response, request
 from werkzeug.datastructures import Headers
 from werkzeug.exceptions import HTTPException
 
-from . import conditional
-from .config import Config, load_config
-from .live import GONE, LiveSite
+from feedsvc.serve import conditional
+from feedsvc.config import Config, load_config
+from feedsvc.serve.live import GONE, LiveSite
 
 ALLOWED_METHODS = "GET, HEAD, OPTIONS"
 # No URL of the site is anywhere near this long.

@@ -6,11 +6,11 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import replace
 
-from .errors import UnknownArticle
-from .models import Ledger, Split
-from .normalize import edit_time
-from .normalize import content_first_seen
-from .text import content_hash, split_id
+from feedsvc.errors import UnknownArticle
+from feedsvc.core.models import Ledger, Split
+from feedsvc.core.merge import edit_time
+from feedsvc.core.merge import content_first_seen
+from feedsvc.core.text import content_hash, split_id
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 

@@ -24,11 +24,13 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
-from . import collector, conditional
-from .config import CONFIG_NAME, Config, current_time
-from .errors import FeedsvcError, SeedsError
-from .ingest import ingest
-from .site import Site
+from feedsvc import collector
+from feedsvc.serve import conditional
+from feedsvc.clock import current_time
+from feedsvc.config import CONFIG_NAME, Config
+from feedsvc.errors import FeedsvcError, SeedsError
+from feedsvc.store.ingest import ingest
+from feedsvc.site.model import Site
 
 log = logging.getLogger("feedsvc")
 

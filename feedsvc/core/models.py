@@ -11,6 +11,15 @@ UNNUMBERED = 10**9
 
 
 @dataclass(frozen=True)
+class CategoryRule:
+    """Articles whose title or summary holds one of `keywords` (whole words,
+    any case) are filed under `category` when the page names none."""
+
+    category: str
+    keywords: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Problem:
     """Something wrong with the input, reported on stderr and never fatal."""
 

@@ -13,7 +13,7 @@ import json
 import os
 from pathlib import Path
 
-from .files import atomic_write
+from feedsvc.store.files import atomic_write
 
 STAMPS_NAME = ".feedsvc-stamps.json"
 # Filesystem timestamps advance in ticks of a few milliseconds; two seconds

@@ -29,9 +29,9 @@ import operator
 import re
 from dataclasses import dataclass, replace
 
-from .models import Article, Ledger, RawItem, Record, Split, Withdrawal
-from .text import article_id, article_iri, category_slug, content_hash, site_namespace, title_key
-from .config import CategoryRule
+from feedsvc.core.models import Article, Ledger, RawItem, Record, Split, Withdrawal
+from feedsvc.core.text import article_id, article_iri, category_slug, content_hash, site_namespace, title_key
+from feedsvc.core.models import CategoryRule
 
 UTC = dt.timezone.utc
 SECOND = dt.timedelta(seconds=1)

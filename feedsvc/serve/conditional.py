@@ -19,7 +19,7 @@ import math
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
-from .site import Resource
+from feedsvc.site.model import Resource
 
 HeaderList = Iterable[tuple[str, str]]
 

@@ -9,8 +9,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import SeedsError
-from .models import UNNUMBERED, Page, Problem
+from feedsvc.errors import SeedsError
+from feedsvc.core.models import UNNUMBERED, Page, Problem
 
 _NUMBER = re.compile(r"^(\d+)")
 # Bytes that are not UTF-8 (decoded by the OS as lone surrogates) and control characters.

@@ -20,9 +20,9 @@ import zoneinfo
 from dataclasses import dataclass
 from html import escape
 
-from . import urls
-from .config import Config
-from .models import Article, CategoryInfo
+from feedsvc.site import routes as urls
+from feedsvc.config import Config
+from feedsvc.core.models import Article, CategoryInfo
 
 SUBSCRIBE_HINT = (
     "Paste this address into your feed reader "

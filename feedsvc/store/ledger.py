@@ -14,10 +14,10 @@ from typing import Callable, Iterator
 import orjson
 from filelock import FileLock, Timeout
 
-from . import collector
-from .errors import LedgerError
-from .files import atomic_write
-from .models import Ledger, Record, Split
+from feedsvc import collector
+from feedsvc.errors import LedgerError
+from feedsvc.store.files import atomic_write
+from feedsvc.core.models import Ledger, Record, Split
 
 VERSION = 1
 LOCK_TIMEOUT = 120

@@ -18,10 +18,10 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import urls
-from .config import Config
-from .files import atomic_write
-from .site import Site
+from feedsvc.site import routes as urls
+from feedsvc.config import Config
+from feedsvc.store.files import atomic_write
+from feedsvc.site.model import Site
 
 STATE_NAME = "websub.json"
 TIMEOUT_SECONDS = 15
