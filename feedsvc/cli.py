@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import functools
 import sys
 import time
@@ -20,7 +21,7 @@ from feedsvc.core import marks
 from feedsvc.clock import current_time
 from feedsvc.config import Config, load_config
 from feedsvc.errors import FeedsvcError, SeedsError
-from feedsvc.store.ingest import Ingest, ingest
+from feedsvc.store.ingest import Change, Ingest, ingest
 from feedsvc.core.models import Article
 
 
@@ -66,15 +67,24 @@ def configure(seeds: Path, ledger: Path | None, **overrides: object) -> Config:
         raise click.ClickException(str(error)) from None
 
 
+def command_time() -> dt.datetime:
+    """The command's one "now", read once and passed down."""
+    try:
+        return current_time()
+    except FeedsvcError as error:
+        raise click.ClickException(str(error)) from None
+
+
 def report(config: Config, result: Ingest) -> None:
     """Every skipped page or dropped card, on stderr, with its file name."""
     for problem in result.problems:
         click.echo(f"feedsvc: warning: {config.seeds / str(problem)}", err=True)
 
 
-def run_ingest(config: Config, write: bool = True, reprocess: bool = False) -> Ingest:
+def run_ingest(config: Config, now: dt.datetime, write: bool = True, change: Change | None = None, reprocess: bool = False) -> Ingest:
+    """The command's one ledger transaction, with its errors told on one line."""
     try:
-        result = ingest(config, current_time(), write=write and not config.read_only, reprocess=reprocess)
+        result = ingest(config, now, write=write and not config.read_only, change=change, reprocess=reprocess)
     except SeedsError as error:
         raise SeedsMissing(str(error)) from None
     except FeedsvcError as error:
@@ -120,7 +130,7 @@ def main(context: click.Context) -> None:
 def articles_command(seeds: Path, ledger: Path | None, as_json: bool, include_withdrawn: bool) -> None:
     """List the articles, newest first, updating the ledger."""
     config = configure(seeds, ledger)
-    result = run_ingest(config)
+    result = run_ingest(config, command_time())
     listed = [article_json(a) for a in result.articles(config.site_key)]
     if include_withdrawn:
         listed += _marks(result, config)
@@ -159,13 +169,11 @@ def _marks(result: Ingest, config: Config) -> list[dict]:
     return rows
 
 
-def _change_ledger(config: Config, change: Callable) -> None:
+def run_mark(config: Config, now: dt.datetime, change: Change, reprocess: bool = False) -> Ingest:
+    """Merge the pages and apply an operator's mark, in one transaction."""
     if config.read_only:
         raise click.ClickException("the ledger is read-only here (FEEDSVC_READ_ONLY); run this where the ledger is written")
-    try:
-        ledger_file.update(config.ledger_path, lambda current: (change(current), None))
-    except FeedsvcError as error:
-        raise click.ClickException(str(error)) from None
+    return run_ingest(config, now, change=change, reprocess=reprocess)
 
 
 @main.command("takedown")
@@ -175,8 +183,8 @@ def _change_ledger(config: Config, change: Callable) -> None:
 def takedown_command(seeds: Path, ledger: Path | None, article_id: str, note: str | None) -> None:
     """Withdraw ARTICLE_ID from every feed, archive and page, for good."""
     config = configure(seeds, ledger)
-    run_ingest(config)
-    _change_ledger(config, lambda current: marks.takedown(current, article_id, current_time(), note))
+    now = command_time()
+    run_mark(config, now, lambda current: marks.takedown(current, article_id, now, note))
     click.echo(f"withdrew {article_id}")
 
 
@@ -187,8 +195,8 @@ def takedown_command(seeds: Path, ledger: Path | None, article_id: str, note: st
 def alias_command(seeds: Path, ledger: Path | None, new_id: str, old_id: str) -> None:
     """Give the article NEW_ID (a rewritten headline) the id OLD_ID."""
     config = configure(seeds, ledger)
-    run_ingest(config)
-    _change_ledger(config, lambda current: marks.alias(current, new_id, old_id, current_time()))
+    now = command_time()
+    run_mark(config, now, lambda current: marks.alias(current, new_id, old_id, now))
     click.echo(f"{new_id} is now published as {old_id}")
 
 
@@ -199,9 +207,7 @@ def alias_command(seeds: Path, ledger: Path | None, new_id: str, old_id: str) ->
 def split_command(seeds: Path, ledger: Path | None, article_id: str, page: str) -> None:
     """Split ARTICLE_ID: cards with its headline on PAGE and newer pages become a new article."""
     config = configure(seeds, ledger)
-    run_ingest(config)
-    _change_ledger(config, lambda current: marks.split(current, article_id, page))
-    result = run_ingest(config, reprocess=True)
+    result = run_mark(config, command_time(), lambda current: marks.split(current, article_id, page), reprocess=True)
     split = [s for s in result.ledger.splits if s.id == article_id][-1]
     click.echo(f"cards of {article_id} on {page} and later pages are now {split.new_id}")
 
@@ -227,20 +233,21 @@ def build_command(
     if out is None and not show_diff:
         raise click.UsageError("pass --out DIR, the folder to write the tree into")
     config = configure(seeds, ledger, base_url=base_url)
+    now = command_time()
     from feedsvc.publish import export
     from feedsvc.publish.progress import DelayedProgress
 
     started = time.perf_counter()
     try:
         if show_diff:
-            _print_diff(config, export)
+            _print_diff(config, now)
             if not check_only:
                 return
         with contextlib.ExitStack() as stack:
             if not check_only:
                 stack.enter_context(export.output_lock(out))
             meter = stack.enter_context(DelayedProgress(sys.stderr.isatty()))
-            result = export.build(config, out, current_time(), apply=not check_only, force=force, meter=meter)
+            result = export.build(config, out, now, apply=not check_only, force=force, meter=meter)
     except SeedsError as error:
         raise click.UsageError(str(error)) from None
     except FeedsvcError as error:
@@ -277,15 +284,18 @@ def build_command(
         sys.exit(1)
 
 
-def _print_diff(config: Config, export) -> None:
+def _print_diff(config: Config, now: dt.datetime) -> None:
     """The articles a build would add (+), change (~) or withdraw (-)."""
-    result = run_ingest(config, write=False)
-    changes = export.article_changes(config, result)
+    from feedsvc.publish.diff import article_changes
+    from feedsvc.publish.guard import refusal
+
+    result = run_ingest(config, now, write=False)
+    changes = article_changes(config, result)
     for mark, article in changes:
         click.echo(f"{mark} {article.id}  {ledger_file.stamp(article.published)[:10]}  {article.category[:20]:<20}  {article.title}")
     counts = {mark: sum(1 for m, _ in changes if m == mark) for mark in "+~-"}
     click.echo(f"feedsvc build --diff: {counts['+']} to add, {counts['~']} to change, {counts['-']} to withdraw", err=True)
-    reason = export.refusal(result, config.max_new_articles)
+    reason = refusal(result, config.max_new_articles)
     if reason:
         click.echo(f"feedsvc: note: a build would refuse to publish: {reason}", err=True)
 
@@ -363,7 +373,7 @@ def ping_command(seeds: Path, ledger: Path | None, hub: str | None) -> None:
     problem = websub.check_hub(hub)
     if problem:
         raise click.UsageError(problem)
-    site = Site.from_ingest(config, run_ingest(config))
+    site = Site.from_ingest(config, run_ingest(config, command_time()))
     try:
         outcome = websub.ping(config, site, hub)
     except OSError as error:

@@ -83,7 +83,8 @@ def test_only_changed_records_are_encoded_again(config: Config, now) -> None:
         lines[i] = line
     path.write_bytes(b"\n".join(lines))
     taken = json.loads(spaced[articles[1]])["id"]
-    ledger_file.update(path, lambda current: (marks.takedown(current, taken, now.replace(year=2026)), None))
+    later = now.replace(year=2026)
+    ingest(config, later, change=lambda current: marks.takedown(current, taken, later))
     after = path.read_bytes().split(b"\n")
     assert spaced[articles[0]] in after
     rewritten = next(line for line in after if f'"id":"{taken}"'.encode() in line)

@@ -9,7 +9,7 @@ import contextlib
 import datetime as dt
 import functools
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Iterator
 
 import orjson
 from filelock import FileLock, Timeout
@@ -57,27 +57,18 @@ def load(path: Path) -> tuple[Ledger, bytes]:
         return parse(data, str(path)), data
 
 
-def update(path: Path, change: Callable[[Ledger], tuple[Ledger, object]]) -> object:
-    """Load, change and save the ledger under its lock. Returns what
-    `change` returns beside the new ledger."""
-    with locked(path):
-        ledger, before = load(path)
-        changed, result = change(ledger)
-        save(path, changed, before)
-    return result
-
-
-def save(path: Path, ledger: Ledger, before: bytes = b"") -> bool:
-    """Write the ledger atomically, unless its bytes would not change."""
+def save(path: Path, ledger: Ledger, before: bytes = b"") -> bytes:
+    """Write the ledger atomically, unless its bytes would not change;
+    return its bytes (`before` itself when nothing was written)."""
     with collector.paused():  # what dump builds is gone when it returns
         data = dump(ledger)
     if data == before:
-        return False
+        return before
     try:
         atomic_write(path, data)
     except OSError as error:
         raise LedgerError(f"{path}: cannot write the ledger: {error.strerror}; the previous ledger is intact") from None
-    return True
+    return data
 
 
 def dump(ledger: Ledger) -> bytes:
