@@ -48,7 +48,6 @@ class Config:
     websub_hub: str | None = None
     read_only: bool = False
     workers: int = 2
-    extra: Mapping[str, object] = field(default_factory=dict)
 
     @property
     def ledger_path(self) -> Path:
@@ -62,6 +61,16 @@ class Config:
     def site_url(self) -> str:
         """The base URL, always ending in exactly one slash."""
         return self.base_url.rstrip("/") + "/"
+
+
+# Settings that never reach the published bytes; leaving them out keeps
+# fingerprints and build digests the same between a local run and CI.
+RUNTIME_SETTINGS = frozenset({"seeds", "ledger", "read_only", "workers", "cache_max_age"})
+
+
+def published_settings(config: Config) -> list[tuple[str, object]]:
+    """The settings that can change what is published, by name."""
+    return sorted((f.name, getattr(config, f.name)) for f in dataclasses.fields(config) if f.name not in RUNTIME_SETTINGS)
 
 
 _FIELDS = {f.name: f for f in dataclasses.fields(Config)}
@@ -128,7 +137,7 @@ def _rules(path: Path, rules: object) -> tuple[CategoryRule, ...]:
 def _read_environ(environ: Mapping[str, str]) -> dict[str, object]:
     values: dict[str, object] = {}
     for name in _FIELDS:
-        if name in {"seeds", "extra", "category_rules"}:
+        if name in {"seeds", "category_rules"}:
             continue
         raw = environ.get("FEEDSVC_" + name.upper())
         if raw is not None and raw != "":

@@ -8,7 +8,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,39 +38,31 @@ from feedsvc.site import routes as urls
 from feedsvc.store.ingest import ingest
 
 T = TypeVar("T")
-_ARCHIVE_NUMBER = re.compile(r"/archive/(\d+)\.\w+$")
 
 
-def write_order(path: str) -> tuple:
-    """Files that others link to go first: article pages and assets, then
-    category pages (every feed of a category links to its page), archives
-    (newest first, so a next-archive link always resolves), subscription
-    feeds, the OPML and the index. The formats of one document sort next to
-    each other and are swapped in together."""
-    if path.startswith("/articles/"):
-        return (0, "", 0, path)
-    if path == urls.INDEX_PATH:
-        return (5, "", 0, path)
-    if path == urls.OPML_PATH:
-        return (4, "", 0, path)
-    if path.endswith("/"):
-        return (1, "", 0, path)
-    match = _ARCHIVE_NUMBER.search(path)
-    if match:
-        return (2, path[: match.start()], -int(match.group(1)), path)
-    if path.startswith("/feeds/") and path.rsplit(".", 1)[-1] in urls.FORMATS:
-        return (3, "", 0, path)
-    return (0, "", 0, path)
-
-
-# The levels of write_order that readers start from: category pages,
-# subscription feeds, the OPML and the index.
+# Files that others link to go first: article pages and assets, then
+# category pages (every feed of a category links to its page), archives
+# (newest first, so a next-archive link always resolves), subscription
+# feeds, the OPML and the index.
+_LEVELS = {"article": 0, "stylesheet": 0, "script": 0, "category": 1, "archive": 2, "feed": 3, "opml": 4, "index": 5}
+# The levels that readers start from: category pages, subscription feeds,
+# the OPML and the index.
 ENTRY_LEVELS = (1, 3, 4, 5)
 
 
-def _document(path: str) -> str:
+def write_order(path: str) -> tuple:
+    """The order files are written in (see _LEVELS). The formats of one
+    document sort next to each other and are swapped in together."""
+    route = urls.match(path)
+    assert route is not None, path
+    if route.kind == "archive":
+        return (2, str(route.slug), -route.number, path)
+    return (_LEVELS[route.kind], "", 0, path)
+
+
+def _document(path: str) -> object:
     """The formats of one feed document share this key."""
-    return path.rsplit(".", 1)[0] if path.startswith("/feeds/") else path
+    return urls.match(path).document
 
 
 # The export

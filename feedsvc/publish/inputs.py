@@ -4,18 +4,15 @@ finished build's has nothing to do."""
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 from pathlib import Path
 
-from feedsvc.config import Config
+from feedsvc.config import Config, published_settings
 from feedsvc.errors import FeedsvcError
 from feedsvc.publish.stamps import Stamps
 from feedsvc.store.seeds import list_pages
 
 MANIFEST_VERSION = 1
-# Settings that never reach the bytes of the tree.
-_RUNTIME_SETTINGS = {"seeds", "ledger", "read_only", "workers", "cache_max_age"}
 
 
 def renderer_digest(config: Config) -> str:
@@ -23,8 +20,7 @@ def renderer_digest(config: Config) -> str:
     reach the output and feedsvc's own code and data files. A build stops
     early only when it is the same as last time."""
     digest = hashlib.sha256(f"feedsvc export manifest {MANIFEST_VERSION}\n".encode())
-    shown = {f.name: getattr(config, f.name) for f in dataclasses.fields(config) if f.name not in _RUNTIME_SETTINGS}
-    digest.update(repr(sorted(shown.items())).encode("utf-8"))
+    digest.update(repr(published_settings(config)).encode("utf-8"))
     package = Path(__file__).resolve().parents[1]  # all of feedsvc
     for path in sorted(package.rglob("*")):
         if path.is_file() and "__pycache__" not in path.parts:
