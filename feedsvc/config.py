@@ -4,11 +4,10 @@
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import os
 import tomllib
 import zoneinfo
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from lxml import etree
 from reader import make_reader
 
-from feedsvc.site import feeds as render
+from feedsvc.site import entries
 from feedsvc.site import routes as urls
 from feedsvc.config import Config
 from feedsvc.core.models import Withdrawal
@@ -173,7 +173,7 @@ def test_hostile_text_survives_escaping_in_every_format(config, title):
     summary = f"{title}\n\nSecond {title}"
     article = make_article(config, 1, title=title, summary=summary, category=f"Cat {title[:10]}")
     site = make_site(config, [article])
-    expected = render.xml_safe(title)
+    expected = entries.xml_safe(title)
     for fmt in urls.FORMATS:
         path = urls.feed_path(None, fmt)
         body = site.render(path).body
@@ -202,7 +202,7 @@ def test_entries_are_byte_for_byte_what_feedgen_renders(title, summary, category
     config = Config()  # not the fixture: hypothesis runs the body many times
     moment = dt.datetime(1990, 1, 1, tzinfo=dt.timezone.utc) + dt.timedelta(minutes=minutes)
     article = make_article(config, 3, title=title, summary=summary, category=category, published=moment)
-    assert render.render_entry(config, article) == render.feedgen_entry(config, article)
+    assert entries.render_entry(config, article) == entries.feedgen_entry(config, article)
 
 
 @pytest.mark.parametrize(
@@ -215,7 +215,7 @@ def test_entries_are_byte_for_byte_what_feedgen_renders(title, summary, category
     ],
 )
 def test_rfc822_dates_match_feedgen(moment):
-    assert render.rfc822(moment) == formatRFC2822(moment)
+    assert entries.rfc822(moment) == formatRFC2822(moment)
 
 
 def test_rfc822_ignores_the_process_locale():
@@ -227,7 +227,7 @@ def test_rfc822_ignores_the_process_locale():
                 locale.setlocale(locale.LC_TIME, name)
             except locale.Error:
                 continue
-            assert render.rfc822(moment) == "Mon, 03 Mar 2025 00:00:00 +0000"
+            assert entries.rfc822(moment) == "Mon, 03 Mar 2025 00:00:00 +0000"
     finally:
         locale.setlocale(locale.LC_TIME, old)
 
@@ -253,7 +253,7 @@ def test_entries_feedgen_renders_differently_still_make_valid_feeds(config, chan
     [("plain", "plain"), ("a\x00b\x08c", "abc"), ("lone \ud800 surrogate", "lone  surrogate"), ("x\ufffe\uffffy", "xy"), ("tab\tnl\ncr\r", "tab\tnl\ncr\r")],
 )
 def test_xml_safe_drops_only_what_xml_cannot_carry(text, expected):
-    assert render.xml_safe(text) == expected
+    assert entries.xml_safe(text) == expected
 
 
 def test_same_input_gives_the_same_bytes(small, now):
