@@ -10,10 +10,8 @@ import difflib
 import http.client
 import json
 import os
-import random
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -24,6 +22,7 @@ import feedparser
 import pytest
 from click.testing import CliRunner
 
+from processes import kill_when
 from conftest import NOW, NOW_EPOCH, copy_seeds
 from regen_golden_tree import BASE_URL, GOLDEN, REGENERATE, build_golden, published_files
 from sitebuild import card, write_page
@@ -402,15 +401,9 @@ def count_articles(out: Path) -> int:
         return 0
 
 
-def kill_when(process: subprocess.Popen, ready) -> bool:
-    """SIGKILL the build once `ready()` holds; False if it finished first."""
-    while process.poll() is None:
-        if ready():
-            process.send_signal(signal.SIGKILL)
-            process.wait()
-            return True
-        time.sleep(0.002)
-    return False
+def changed_files(out: Path, old: dict[str, bytes]) -> int:
+    """How many published files differ from the old tree's."""
+    return sum(1 for name, data in published_files(out).items() if old.get(name) != data)
 
 
 def assert_every_file_whole(out: Path, old: dict[str, bytes], new: dict[str, bytes]) -> None:
@@ -423,7 +416,7 @@ def assert_every_file_whole(out: Path, old: dict[str, bytes], new: dict[str, byt
 
 
 @pytest.mark.slow
-def test_a_build_killed_at_random_moments_leaves_a_whole_tree_and_the_next_one_finishes(tmp_path):
+def test_a_build_killed_at_random_moments_leaves_a_whole_tree_and_the_next_one_finishes(tmp_path, rng):
     seeds = copy_seeds(tmp_path / "seeds")
     write_corpus(seeds, range(1, 11))
     out = tmp_path / "out"
@@ -439,19 +432,18 @@ def test_a_build_killed_at_random_moments_leaves_a_whole_tree_and_the_next_one_f
     new = published_files(reference)
     assert check_tree(reference).problems == []
 
-    chooser = random.Random()
-    # At a random moment: any file may be mid-swap, so only wholeness holds.
+    # At a random point of the writing: any file may be mid-swap, so only
+    # wholeness holds.
+    writes = rng.randint(1, len(new))
     process = start_build(seeds, out)
-    time.sleep(chooser.uniform(0.1, 2.0))
-    process.send_signal(signal.SIGKILL)
-    process.wait()
+    kill_when(process, lambda: (out / PENDING_NAME).exists() and changed_files(out, old) >= writes)
     assert_every_file_whole(out, old, new)
     # While article pages are being written: the tree also passes the check,
     # since no feed links to a page before the page is in place.
     for _ in range(2):
         present = count_articles(out)
         remaining = len([name for name in new if name.startswith("articles/")]) - present
-        target = present + chooser.randint(1, max(1, remaining * 2 // 3))
+        target = present + rng.randint(1, max(1, remaining * 2 // 3))
         process = start_build(seeds, out)
         killed = kill_when(process, lambda: count_articles(out) >= target)
         assert_every_file_whole(out, old, new)

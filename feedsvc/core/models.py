@@ -86,11 +86,6 @@ class Record:
     # the feed it left changed then, even though none of its entries did.
     departures: tuple[tuple[str, dt.datetime], ...] = ()
 
-    @property
-    def changed(self) -> dt.datetime:
-        """The latest moment this article was first seen or edited."""
-        return max(self.first_seen, self.updated)
-
 
 @dataclass(frozen=True)
 class Split:
@@ -142,11 +137,6 @@ class Article:
     date_source: str
     page_date: dt.date | None
     pages: tuple[str, ...]
-
-    @property
-    def changed(self) -> dt.datetime:
-        """The latest moment this article was first seen or edited."""
-        return max(self.first_seen, self.updated)
 
     @property
     def paragraphs(self) -> list[str]:
