@@ -170,41 +170,55 @@ def _unchanged(targets: list, known: dict[str, Entry], pending: set[str], tree: 
     return entries, todo
 
 
+# Files staged before the batch is flushed and renamed into place: one
+# flush per batch instead of one per file.
+BATCH_FILES = 256
+
+
 def _render_and_write(
     site, tree: Tree, todo: list, entries: dict[str, Entry], outcome: Outcome, apply: bool, meter: Meter | None, total: int
 ) -> None:
     """Render `todo` in write order and write what differs from the disk.
-    The formats of one document are all staged before any of them is
-    renamed into place."""
+    Files are staged in batches, and renamed into place in write order once
+    their batch is on disk; the formats of one document are always in one
+    batch, so all are staged before any of them is renamed."""
     done = reported = outcome.unchanged
-    for group in _documents(todo):
-        staged = []
-        for target in group:
-            resource = site.render(target.path)
-            if resource is None:
-                raise FeedsvcError(f"the site lists {target.path} but cannot render it")
-            body = resource.body
-            outcome.rendered += 1
-            entries[target.file] = Entry(target.fingerprint, len(body), hashlib.sha256(body).hexdigest())
-            if tree.holds(target.file, body):
-                outcome.unchanged += 1
-                continue
-            (outcome.changed if tree.size(target.file) is not None else outcome.added).append(target.file)
-            if apply:
-                try:
-                    staged.append((tree.stage(target.file, body), target.file))
-                except BaseException:
-                    # A full disk half-way through a document: the formats
-                    # already staged must not linger as temporary files.
-                    for temporary, _ in staged:
-                        tree.remove(temporary)
-                    raise
-        for temporary, file in staged:
-            tree.commit(temporary, file)
-        done += len(group)
-        if meter and (done - reported >= 256 or done == total):
-            meter(done, total)
-            reported = done
+    batch: list[tuple[str, str]] = []
+    try:
+        for group in _documents(todo):
+            for target in group:
+                resource = site.render(target.path)
+                if resource is None:
+                    raise FeedsvcError(f"the site lists {target.path} but cannot render it")
+                body = resource.body
+                outcome.rendered += 1
+                entries[target.file] = Entry(target.fingerprint, len(body), hashlib.sha256(body).hexdigest())
+                if tree.holds(target.file, body):
+                    outcome.unchanged += 1
+                    continue
+                (outcome.changed if tree.size(target.file) is not None else outcome.added).append(target.file)
+                if apply:
+                    batch.append((tree.stage(target.file, body), target.file))
+            if len(batch) >= BATCH_FILES:
+                _commit(tree, batch)
+            done += len(group)
+            if meter and (done - reported >= 256 or done == total):
+                meter(done, total)
+                reported = done
+        _commit(tree, batch)
+    except BaseException:
+        # A full disk half-way through: what is staged must not linger.
+        for temporary, _ in batch:
+            tree.remove(temporary)
+        raise
+
+
+def _commit(tree: Tree, batch: list[tuple[str, str]]) -> None:
+    """Put a batch of staged files on disk, then rename each into place."""
+    tree.flush()
+    while batch:
+        temporary, file = batch.pop(0)
+        tree.commit(temporary, file)
 
 
 def _documents(targets: list) -> Iterator[list]:
