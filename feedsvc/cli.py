@@ -117,8 +117,8 @@ def main(context: click.Context) -> None:
     """Publish scraped listing pages as Atom, RSS and JSON feeds."""
     if context.invoked_subcommand != "serve":
         # A one-shot command holds the whole ledger, and the cycle collector
-        # would walk its 100,000 records again and again (a third of a warm
-        # run); the pipeline makes no cyclic garbage worth collecting. The
+        # would walk every record again and again; the pipeline makes no
+        # cyclic garbage worth collecting. The
         # server's long-lived workers keep the collector.
         context.with_resource(collector.paused())
 

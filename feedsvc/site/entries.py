@@ -42,8 +42,8 @@ _CONTROL_BYTES = bytes([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20)])
 
 
 def xml_safe(text: str) -> str:
-    # Checking the UTF-8 bytes is several times faster than a regex search,
-    # and this runs on every title and summary.
+    # Checking the UTF-8 bytes is cheaper than a regex search, and this
+    # runs on every title and summary.
     try:
         data = text.encode("utf-8")
     except UnicodeEncodeError:  # a lone surrogate
