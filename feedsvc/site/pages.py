@@ -117,50 +117,30 @@ def _icon_href(site_url: str, icon: str | None) -> str:
     return routes.absolute(site_url, icon)
 
 
-def _render(template: str, **context: object) -> bytes:
-    text = _TEMPLATES.get_template(template).render(**context)
+def _render(config: Config, template: str, title: str | None, canonical: str, **context: object) -> bytes:
+    """One page: `title` names it before the site's title (None: the site's
+    own page), `canonical` is its path."""
+    site, frame = _site(config)
+    text = _TEMPLATES.get_template(template).render(
+        site=site, frame=frame, title=site.title if title is None else f"{title} · {site.title}", canonical=canonical, **context
+    )
     return text.encode("utf-8", errors="replace")
 
 
 def index_page(config: Config, categories: list[CategoryInfo], articles: list[Article]) -> bytes:
     """The front page: how to subscribe, every category with its feeds, and
     `articles` (the latest ones, newest first)."""
-    site, frame = _site(config)
-    return _render(
-        "index.html",
-        site=site,
-        frame=frame,
-        title=site.title,
-        canonical=routes.INDEX_PATH,
-        categories=categories,
-        articles=articles,
-    )
+    return _render(config, "index.html", None, routes.INDEX_PATH, categories=categories, articles=articles)
 
 
 def category_page(config: Config, category: CategoryInfo, articles: list[Article]) -> bytes:
     """One category: its feeds and its articles, newest first as given."""
-    site, frame = _site(config)
-    channel = f"{site.title}: {category.name}"
+    channel = f"{config.site_title}: {category.name}"
     return _render(
-        "category.html",
-        site=site,
-        frame=frame,
-        title=f"{category.name} · {site.title}",
-        canonical=routes.html_path(category.slug),
-        category=category,
-        channel=channel,
-        articles=articles,
+        config, "category.html", category.name, routes.html_path(category.slug), category=category, channel=channel, articles=articles
     )
 
 
 def article_page(config: Config, article: Article) -> bytes:
     """One article: its title, dates, category and summary paragraphs."""
-    site, frame = _site(config)
-    return _render(
-        "article.html",
-        site=site,
-        frame=frame,
-        title=f"{article.title} · {site.title}",
-        canonical=routes.article_path(article.id),
-        article=article,
-    )
+    return _render(config, "article.html", article.title, routes.article_path(article.id), article=article)
