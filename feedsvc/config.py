@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import os
 import tomllib
 import zoneinfo
@@ -76,16 +77,21 @@ _FIELDS = {f.name: f for f in dataclasses.fields(Config)}
 _INTS = {name for name, f in _FIELDS.items() if f.type == "int"}
 _BOOLS = {name for name, f in _FIELDS.items() if f.type == "bool"}
 _PATHS = {"seeds", "ledger"}
+# The settings feedsvc.toml may hold ([[categories]] fills category_rules).
+FILE_SETTINGS = set(_FIELDS) - {"category_rules"}
 
 
 def load_config(
     seeds: Path | str | None = None,
     ledger: Path | str | None = None,
     environ: Mapping[str, str] | None = None,
+    default_base_url: str | None = None,
     **overrides: object,
 ) -> Config:
     """Build the settings for one run. Explicit arguments (from the command
-    line) win over the environment, which wins over the file."""
+    line) win over the environment, which wins over the file.
+    `default_base_url` replaces the built-in base URL when none is set (the
+    server passes the address it listens on)."""
     environ = os.environ if environ is None else environ
     values: dict[str, object] = {}
     seeds_dir = Path(seeds or environ.get("FEEDSVC_SEEDS") or "seeds")
@@ -95,6 +101,8 @@ def load_config(
     if ledger:
         values["ledger"] = ledger
     values.update({k: v for k, v in overrides.items() if v is not None})
+    if default_base_url is not None:
+        values.setdefault("base_url", default_base_url)
     return _build(values)
 
 
@@ -108,15 +116,24 @@ def _read_file(path: Path) -> dict[str, object]:
         raise ConfigError(f"{path}: cannot read the configuration: {error}") from None
     data = dict(data)
     site = data.pop("site", {})
-    if isinstance(site, dict):
-        data.update(site)
+    if not isinstance(site, dict):
+        raise ConfigError(f"{path}: site must be a table ([site]), not {type(site).__name__}")
+    _check_keys(path, site, FILE_SETTINGS, "[site]")
     rules = data.pop("categories", None)
+    _check_keys(path, data, FILE_SETTINGS | {"site", "categories"}, "the top level")
+    data.update(site)
     if rules is not None:
         data["category_rules"] = _rules(path, rules)
-    unknown = sorted(set(data) - set(_FIELDS))
-    if unknown:
-        raise ConfigError(f"{path}: unknown setting(s) {', '.join(unknown)}; see README 'Configuration'")
     return data
+
+
+def _check_keys(path: Path, table: dict, known: set[str], where: str) -> None:
+    """An unknown key is an error naming the closest known one: a typo
+    would otherwise be ignored without a word."""
+    for key in sorted(set(table) - known):
+        close = difflib.get_close_matches(key, sorted(known), n=1)
+        hint = f'; did you mean "{close[0]}"?' if close else f"; known keys: {', '.join(sorted(known))}"
+        raise ConfigError(f"{path}: unknown setting \"{key}\" in {where}{hint} (docs/settings.md lists every setting)")
 
 
 def _rules(path: Path, rules: object) -> tuple[CategoryRule, ...]:
@@ -126,6 +143,7 @@ def _rules(path: Path, rules: object) -> tuple[CategoryRule, ...]:
     for rule in rules:
         if not isinstance(rule, dict) or not isinstance(rule.get("category"), str):
             raise ConfigError(f"{path}: every [[categories]] entry needs a category name")
+        _check_keys(path, rule, {"category", "keywords"}, f"the [[categories]] rule for {rule['category']!r}")
         keywords = rule.get("keywords", [])
         if not isinstance(keywords, list) or not all(isinstance(k, str) for k in keywords):
             raise ConfigError(f"{path}: keywords of {rule['category']!r} must be a list of strings")
