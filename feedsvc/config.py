@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import json
 import os
+import re
 import tomllib
 import zoneinfo
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
+from feedsvc.core import junk
 from feedsvc.core.models import CategoryRule
 from feedsvc.errors import ConfigError
 
@@ -44,6 +47,8 @@ class Config:
     max_title_chars: int = 300
     max_cards_per_page: int = 10_000
     max_new_articles: int = 500
+    # A page whose every card title matches one of these is skipped.
+    error_page_titles: tuple[str, ...] = junk.DEFAULT_PATTERNS
     cache_max_age: int = 300
     websub_hub: str | None = None
     read_only: bool = False
@@ -65,7 +70,8 @@ class Config:
 
 # Settings that never reach the published bytes; leaving them out keeps
 # fingerprints and build digests the same between a local run and CI.
-RUNTIME_SETTINGS = frozenset({"seeds", "ledger", "read_only", "workers", "cache_max_age"})
+# (error_page_titles decides what is ingested, which the ledger records.)
+RUNTIME_SETTINGS = frozenset({"seeds", "ledger", "read_only", "workers", "cache_max_age", "error_page_titles"})
 
 
 def published_settings(config: Config) -> list[tuple[str, object]]:
@@ -77,6 +83,7 @@ _FIELDS = {f.name: f for f in dataclasses.fields(Config)}
 _INTS = {name for name, f in _FIELDS.items() if f.type == "int"}
 _BOOLS = {name for name, f in _FIELDS.items() if f.type == "bool"}
 _PATHS = {"seeds", "ledger"}
+_PATTERN_LISTS = {"error_page_titles"}
 # The settings feedsvc.toml may hold ([[categories]] fills category_rules).
 FILE_SETTINGS = set(_FIELDS) - {"category_rules"}
 
@@ -171,6 +178,8 @@ def _build(values: dict[str, object]) -> Config:
             converted[name] = _as_bool(name, value)
         elif name in _PATHS:
             converted[name] = Path(str(value))
+        elif name in _PATTERN_LISTS:
+            converted[name] = _as_patterns(name, value)
         else:
             converted[name] = value
     config = Config(**converted)
@@ -181,6 +190,24 @@ def _build(values: dict[str, object]) -> Config:
     if not config.base_url.startswith(("http://", "https://")):
         raise ConfigError(f"base_url {config.base_url!r} must be an absolute http(s) URL")
     return config
+
+
+def _as_patterns(name: str, value: object) -> tuple[str, ...]:
+    """A list of regular expressions: a TOML array, or in the environment a
+    JSON array of strings."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise ConfigError(f'FEEDSVC_{name.upper()} must be a JSON list of patterns, such as ["403 forbidden"]') from None
+    if not isinstance(value, (list, tuple)) or not all(isinstance(item, str) for item in value):
+        raise ConfigError(f"{name} must be a list of patterns (strings)")
+    for pattern in value:
+        try:
+            re.compile(pattern)
+        except re.error as error:
+            raise ConfigError(f"{name}: {pattern!r} is not a valid regular expression ({error})") from None
+    return tuple(value)
 
 
 def _as_int(name: str, value: object) -> int:

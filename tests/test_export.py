@@ -595,3 +595,31 @@ def test_nginx_with_the_documented_config_serves_the_apps_bytes_and_content_type
     finally:
         server.kill()
         server.wait()
+
+
+# An empty site
+
+
+def test_a_build_with_no_article_at_all_is_refused_unless_allowed(tmp_path):
+    seeds, out = tmp_path / "seeds", tmp_path / "out"
+    seeds.mkdir()
+    (seeds / "saved-as.html").write_text("<html><body>A page saved in the wrong format</body></html>")
+    refused = CliRunner().invoke(main, ["build", "--seeds", str(seeds), "--out", str(out)], env={"SOURCE_DATE_EPOCH": str(NOW_EPOCH)})
+    assert refused.exit_code == 1
+    assert str(seeds) in refused.output and "*.txt" in refused.output and "--allow-empty" in refused.output
+    assert not (out / "index.html").exists()
+    allowed = CliRunner().invoke(main, ["build", "--seeds", str(seeds), "--out", str(out), "--allow-empty"], env={"SOURCE_DATE_EPOCH": str(NOW_EPOCH)})
+    assert allowed.exit_code == 0, allowed.output
+    assert (out / "index.html").is_file()
+
+
+def test_a_folder_cleared_of_its_pages_still_publishes_its_history(seeds, tmp_path):
+    out = tmp_path / "out"
+    environ = {"SOURCE_DATE_EPOCH": str(NOW_EPOCH)}
+    assert CliRunner().invoke(main, ["build", "--seeds", str(seeds), "--out", str(out)], env=environ).exit_code == 0
+    before = published_files(out)
+    for page in seeds.glob("*.txt"):
+        page.unlink()
+    again = CliRunner().invoke(main, ["build", "--seeds", str(seeds), "--out", str(out)], env=environ)
+    assert again.exit_code == 0, again.output
+    assert published_files(out) == before

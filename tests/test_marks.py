@@ -44,6 +44,7 @@ def stamp(epoch: int) -> str:
 def pages(tmp_path: Path) -> Path:
     seeds = tmp_path / "seeds"
     seeds.mkdir()
+    (seeds / "feedsvc.toml").write_text('site_key = "marks-test-site"\n')
     return seeds
 
 

@@ -12,7 +12,7 @@ import click
 
 from feedsvc.store import ledger as ledger_file
 from feedsvc.clock import current_time
-from feedsvc.config import Config, load_config
+from feedsvc.config import CONFIG_NAME, Config, load_config
 from feedsvc.errors import FeedsvcError, SeedsError
 from feedsvc.store.ingest import Change, Ingest, ingest
 from feedsvc.core.models import Article
@@ -54,6 +54,8 @@ def configure(seeds: Path, ledger: Path | None, **overrides: object) -> Config:
     """Load the settings, turning a missing seeds folder into a usage error."""
     if not seeds.is_dir():
         raise SeedsMissing(f"seeds folder {seeds} does not exist; pass --seeds DIR or set FEEDSVC_SEEDS")
+    if not (seeds / CONFIG_NAME).is_file():
+        click.echo(f"feedsvc: hint: {seeds} has no {CONFIG_NAME}, so the site runs on defaults; `feedsvc init {seeds}` writes one", err=True)
     try:
         return load_config(seeds, ledger, **overrides)
     except FeedsvcError as error:

@@ -25,8 +25,16 @@ from feedsvc.cli.common import command_time, configure, run_ingest, seeds_option
 @click.option("--check", "check_only", is_flag=True, help="Write nothing; list the files that would change and exit 1 when the tree is not up to date.")
 @click.option("--diff", "show_diff", is_flag=True, help="Write nothing; list the articles a build would add, change or withdraw.")
 @click.option("--force", is_flag=True, help="Publish even when the publish guard refuses the run.")
+@click.option("--allow-empty", is_flag=True, help="Publish even when the site has no article at all.")
 def build_command(
-    seeds: Path, ledger: Path | None, out: Path | None, base_url: str | None, check_only: bool, show_diff: bool, force: bool
+    seeds: Path,
+    ledger: Path | None,
+    out: Path | None,
+    base_url: str | None,
+    check_only: bool,
+    show_diff: bool,
+    force: bool,
+    allow_empty: bool,
 ) -> None:
     """Write every feed, archive and page of the site as files under --out.
 
@@ -34,7 +42,8 @@ def build_command(
     earlier build wrote that the site no longer publishes are removed. The
     build refuses to publish a run that adds more than max_new_articles new
     articles to a ledger that already has some, or whose new pages hold no
-    article card (--force overrides). Ends with one summary line on stderr.
+    article card (--force overrides), and a site with no article at all
+    (--allow-empty overrides). Ends with one summary line on stderr.
     """
     if out is None and not show_diff:
         raise click.UsageError("pass --out DIR, the folder to write the tree into")
@@ -53,7 +62,7 @@ def build_command(
             if not check_only:
                 stack.enter_context(export.output_lock(out))
             meter = stack.enter_context(DelayedProgress(sys.stderr.isatty()))
-            result = export.build(config, out, now, apply=not check_only, force=force, meter=meter)
+            result = export.build(config, out, now, apply=not check_only, force=force, meter=meter, allow_empty=allow_empty)
     except SeedsError as error:
         raise click.UsageError(str(error)) from None
     except FeedsvcError as error:

@@ -17,7 +17,7 @@ from filelock import FileLock
 
 from feedsvc.config import Config
 from feedsvc.errors import FeedsvcError
-from feedsvc.publish.guard import guard, refusal
+from feedsvc.publish.guard import emptiness, guard, refusal
 from feedsvc.publish.inputs import inputs_digest, ledger_digest, pages_digest, renderer_digest
 from feedsvc.publish.manifest import (
     LOCK_NAME,
@@ -257,7 +257,9 @@ class Build:
     fast: bool = False  # nothing was new: the inputs matched the manifest
 
 
-def build(config: Config, out: Path, now, apply: bool = True, force: bool = False, meter: Meter | None = None) -> Build:
+def build(
+    config: Config, out: Path, now, apply: bool = True, force: bool = False, meter: Meter | None = None, allow_empty: bool = False
+) -> Build:
     """Ingest the seeds and export the site under `out`; with `apply`
     false, write nothing at all (neither the ledger nor the tree)."""
     stamps = Stamps(out / STAMPS_NAME)
@@ -270,7 +272,7 @@ def build(config: Config, out: Path, now, apply: bool = True, force: bool = Fals
         if apply:
             stamps.save()
         return _unchanged_build(header)
-    judge = None if force or not apply else guard(config.max_new_articles)
+    judge = guard(config.max_new_articles, config.seeds, force, allow_empty) if apply else None
     result = ingest(config, now, write=apply and not config.read_only, judge=judge)
     ledger = hashlib.sha256(result.ledger_bytes).hexdigest()
     # Imported here: the renderers' libraries cost more than an up-to-date build.
@@ -294,7 +296,7 @@ def build(config: Config, out: Path, now, apply: bool = True, force: bool = Fals
         changed=len(result.changed),
         problems=summary["problems"],
         outcome=outcome,
-        refusal=None if apply else refusal(result, config.max_new_articles),
+        refusal=None if apply else (refusal(result, config.max_new_articles) or (None if allow_empty else emptiness(result, config.seeds))),
     )
 
 

@@ -1,7 +1,10 @@
-"""The publish guard: refuse a run that looks like a broken scrape before
-anything is saved or published (`--force` overrides it)."""
+"""The publish guard: refuse, before anything is saved or published, a run
+that looks like a broken scrape (`--force` overrides it) or that would
+publish no article at all (`--allow-empty` overrides that)."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from feedsvc.errors import PublishRefused
 from feedsvc.store.ingest import Ingest, Judge
@@ -30,11 +33,26 @@ def refusal(result: Ingest, max_new_articles: int) -> str | None:
     return None
 
 
-def guard(max_new_articles: int) -> Judge:
-    """A judge for `ingest` that raises PublishRefused for such a run."""
+def emptiness(result: Ingest, seeds: Path) -> str | None:
+    """Why a site with no article at all must not be published, or None.
+    Articles outlive their pages, so a folder cleared of old pages still
+    publishes what its ledger holds."""
+    if any(record.withdrawn is None for record in result.ledger.records.values()):
+        return None
+    return (
+        f"there is no article to publish: no page in {seeds} holds an article card, and the ledger holds none "
+        f"(pages are *.txt files directly in that folder, {result.pages_read} found); "
+        "pass --allow-empty to publish an empty site"
+    )
+
+
+def guard(max_new_articles: int, seeds: Path, force: bool = False, allow_empty: bool = False) -> Judge:
+    """A judge for `ingest` that raises PublishRefused for a run that looks
+    like a broken scrape (unless `force`) or that would publish nothing
+    (unless `allow_empty`)."""
 
     def judge(result: Ingest) -> None:
-        reason = refusal(result, max_new_articles)
+        reason = (None if force else refusal(result, max_new_articles)) or (None if allow_empty else emptiness(result, seeds))
         if reason:
             raise PublishRefused(f"refusing to publish: {reason}")
 

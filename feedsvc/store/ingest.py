@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 from typing import Callable
 
 from feedsvc.config import Config
+from feedsvc.core.junk import is_error_page
 from feedsvc.core.merge import ParsedPage, Site, Update, articles, departures, normalize, withdrawals
 from feedsvc.core.models import Article, Ledger, Page, Problem, Withdrawal
 from feedsvc.core.parse import Limits, parse_page
@@ -146,11 +147,15 @@ def _parse(config: Config, pages: list[Page], problems: list[Problem]) -> tuple[
     for page in pages:
         items, found = parse_page(page.text, page.name, page.number, limits)
         problems.extend(found)
-        if items:
-            parsed.append(ParsedPage(page.name, page.sha256, page.number, tuple(items)))
-        else:
+        if not items:
             cardless += 1
             problems.append(Problem(page.name, "skipped: no article card found on the page"))
+        elif is_error_page((item.title for item in items), config.error_page_titles):
+            cardless += 1
+            title = items[0].title
+            problems.append(Problem(page.name, f"skipped: it looks like an error or block page ({title!r}), not news; see error_page_titles"))
+        else:
+            parsed.append(ParsedPage(page.name, page.sha256, page.number, tuple(items)))
     return parsed, cardless
 
 
