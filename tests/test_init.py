@@ -60,3 +60,25 @@ def test_without_settings_every_command_hints_at_init(tmp_path: Path) -> None:
     assert "feedsvc init" in result.stderr and "no feedsvc.toml" in result.stderr
     with_settings = feedsvc("articles", "--seeds", str(copy_seeds(tmp_path / "configured")))
     assert "feedsvc init" not in with_settings.stderr
+
+
+def test_a_changed_site_key_is_refused_and_nothing_is_written(tmp_path: Path) -> None:
+    seeds = copy_seeds(tmp_path / "seeds")
+    assert feedsvc("articles", "--seeds", str(seeds)).exit_code == 0
+    ledger = (seeds / "ledger.jsonl").read_bytes()
+    settings = (seeds / "feedsvc.toml").read_text()
+    (seeds / "feedsvc.toml").write_text(settings.replace('site_key = "customs-logistics-news-2025"', 'site_key = "my-new-key"'))
+    for command in (["articles"], ["build", "--out", str(tmp_path / "out")]):
+        result = feedsvc(*command, "--seeds", str(seeds))
+        assert result.exit_code == 1, result.output
+        assert "customs-logistics-news-2025" in result.output and "every article" in result.output
+    assert (seeds / "ledger.jsonl").read_bytes() == ledger
+    assert not (tmp_path / "out" / "index.html").exists()
+
+
+def test_init_in_a_folder_with_a_recorded_key_writes_that_key(tmp_path: Path) -> None:
+    seeds = copy_seeds(tmp_path / "seeds")
+    assert feedsvc("articles", "--seeds", str(seeds)).exit_code == 0
+    (seeds / "feedsvc.toml").unlink()
+    assert feedsvc("init", str(seeds)).exit_code == 0
+    assert load_config(seeds, environ={}).site_key == "customs-logistics-news-2025"

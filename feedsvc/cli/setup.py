@@ -11,6 +11,8 @@ import click
 
 from feedsvc.cli import main
 from feedsvc.config import CONFIG_NAME, LEDGER_NAME, Config
+from feedsvc.errors import FeedsvcError
+from feedsvc.store import ledger as ledger_file
 
 # The key every site ran on before it had a feedsvc.toml of its own.
 DEFAULT_SITE_KEY = Config.site_key
@@ -60,8 +62,9 @@ def init_command(folder: Path) -> None:
     overwritten. In a folder that already has a ledger, the site_key
     written is the one that minted its ids."""
     folder.mkdir(parents=True, exist_ok=True)
-    has_history = (folder / LEDGER_NAME).is_file()
-    key = os.environ.get("FEEDSVC_SITE_KEY") or (DEFAULT_SITE_KEY if has_history else _new_site_key(folder))
+    history = folder / LEDGER_NAME
+    has_history = history.is_file()
+    key = os.environ.get("FEEDSVC_SITE_KEY") or (_minted_by(history) if has_history else _new_site_key(folder))
     named = folder.resolve()
     title = (named.parent if named.name == "seeds" else named).name.replace('"', "").replace("\\", "") or "My site"
     written = [
@@ -76,6 +79,16 @@ def init_command(folder: Path) -> None:
         f"  2. feedsvc serve --seeds {folder}          # look at the site on http://127.0.0.1:8000/\n"
         f"  3. feedsvc build --seeds {folder} --out site --base-url https://example.org/news/"
     )
+
+
+def _minted_by(history: Path) -> str:
+    """The site_key that minted a ledger's ids: the one it records, else the
+    default every site ran on before it had settings."""
+    try:
+        recorded = ledger_file.load(history)[0].site_key
+    except FeedsvcError as error:
+        raise click.ClickException(str(error)) from None
+    return recorded or DEFAULT_SITE_KEY
 
 
 def _new_site_key(folder: Path) -> str:

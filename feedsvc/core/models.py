@@ -115,6 +115,8 @@ class Ledger:
     categories: dict[str, str] = field(default_factory=dict)  # name -> slug
     aliases: dict[str, str] = field(default_factory=dict)  # title key -> id
     splits: tuple[Split, ...] = ()
+    # The site_key that minted the ids (None in ledgers older than the record of it).
+    site_key: str | None = None
     # id -> (record, its line) for the records as read from the file: the
     # line is written back unchanged while the record is the same object.
     lines: dict[str, tuple[Record, bytes | memoryview]] = field(default_factory=dict, compare=False, repr=False)

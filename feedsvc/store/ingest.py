@@ -9,7 +9,8 @@ import datetime as dt
 from dataclasses import dataclass, field, replace
 from typing import Callable
 
-from feedsvc.config import Config
+from feedsvc.config import CONFIG_NAME, Config
+from feedsvc.errors import ConfigError
 from feedsvc.core.junk import is_error_page
 from feedsvc.core.merge import ParsedPage, Site, Update, articles, departures, normalize, withdrawals
 from feedsvc.core.models import Article, Ledger, Page, Problem, Withdrawal
@@ -115,6 +116,7 @@ def _transact(
     change: Change | None,
     reprocess: bool,
 ) -> Ingest:
+    _check_site_key(config, current)
     found = list(problems)
     new_pages = [page for page in pages if (page.name, page.sha256) not in current.pages]
     parsed, cardless = _parse(config, pages if reprocess and change is None else new_pages, found)
@@ -126,6 +128,9 @@ def _transact(
             again, _ = _parse(config, pages, [])
             merged = _merge(config, again, changed, now)
             update = Update(merged.ledger, update.new + merged.new, update.changed + merged.changed)
+    if update.ledger.site_key != config.site_key:
+        # Recorded once, so that a later change of the key is caught.
+        update = Update(replace(update.ledger, site_key=config.site_key), update.new, update.changed)
     return Ingest(
         ledger=update.ledger,
         problems=tuple(found),
@@ -137,6 +142,20 @@ def _transact(
         changed=update.changed,
         written=False,
         files=tuple(files),
+    )
+
+
+def _check_site_key(config: Config, ledger: Ledger) -> None:
+    """Refuse to go on under another site_key than the one that minted the
+    ledger's ids: every id would change, and readers would show every
+    article again."""
+    if ledger.site_key is None or ledger.site_key == config.site_key or not ledger.records:
+        return
+    raise ConfigError(
+        f"{config.ledger_path} was written with site_key {ledger.site_key!r}, but the settings say {config.site_key!r}: "
+        "every article's and feed's id would change, and readers would show every article again. "
+        f"Set site_key = {ledger.site_key!r} in {config.seeds / CONFIG_NAME}; to start a new site on purpose, "
+        "move the ledger away first (docs/settings.md, site_key)"
     )
 
 

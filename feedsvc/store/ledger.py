@@ -72,7 +72,10 @@ def save(path: Path, ledger: Ledger, before: bytes = b"") -> bytes:
 
 
 def dump(ledger: Ledger) -> bytes:
-    lines = [{"feedsvc_ledger": VERSION}]
+    header: dict = {"feedsvc_ledger": VERSION}
+    if ledger.site_key is not None:
+        header["site_key"] = ledger.site_key
+    lines = [header]
     lines += [
         {"kind": "page", "name": name, "sha256": sha, "first_seen": stamp(seen)}
         for (name, sha), seen in sorted(ledger.pages.items())
@@ -139,6 +142,7 @@ def parse(data: bytes, source: str) -> Ledger:
     splits: list[Split] = []
     lines: dict[str, tuple[Record, memoryview]] = {}
     record_lines: dict[str, int] = {}
+    site_key = None
     number = 0
     for number, raw in enumerate(_lines(data), start=1):
         try:
@@ -147,6 +151,7 @@ def parse(data: bytes, source: str) -> Ledger:
                 raise ValueError("not a JSON object")
             if number == 1:
                 _check_header(line)
+                site_key = line.get("site_key")
                 continue
             kind = line["kind"]
             if kind == "article":
@@ -179,7 +184,7 @@ def parse(data: bytes, source: str) -> Ledger:
                 f"{source}: line {record_lines[record.id]}: article {record.id} names category {record.category!r}, "
                 "which has no slug line; restore it from version control, the file was left untouched"
             )
-    return Ledger(pages=pages, records=records, categories=categories, aliases=aliases, splits=tuple(splits), lines=lines)
+    return Ledger(pages=pages, records=records, categories=categories, aliases=aliases, splits=tuple(splits), site_key=site_key, lines=lines)
 
 
 def _lines(data: bytes) -> Iterator[memoryview]:
