@@ -82,3 +82,23 @@ def test_init_in_a_folder_with_a_recorded_key_writes_that_key(tmp_path: Path) ->
     (seeds / "feedsvc.toml").unlink()
     assert feedsvc("init", str(seeds)).exit_code == 0
     assert load_config(seeds, environ={}).site_key == "customs-logistics-news-2025"
+
+
+def test_preview_shows_the_settled_categories_and_records_nothing(tmp_path: Path) -> None:
+    seeds = copy_seeds(tmp_path / "seeds")
+    shown = feedsvc("preview", "--seeds", str(seeds))
+    assert shown.exit_code == 0, shown.output
+    assert not (seeds / "ledger.jsonl").exists()
+    listed = json.loads(feedsvc("articles", "--json", "--seeds", str(seeds)).stdout)
+    rows = [line for line in shown.stdout.splitlines() if line.startswith("+ ")]
+    assert len(rows) == len(listed)
+    assert {row.split()[1] for row in rows} == {article["id"] for article in listed}
+    assert all(article["category"] in shown.stdout for article in listed)
+    assert "to add" in shown.stderr
+    again = feedsvc("preview", "--seeds", str(seeds))
+    assert [line for line in again.stdout.splitlines() if line.startswith("+ ")] == []
+
+
+def test_articles_help_says_listing_records_and_points_to_preview() -> None:
+    text = feedsvc("articles", "--help").stdout
+    assert "records" in text and "feedsvc preview" in text

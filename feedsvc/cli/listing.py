@@ -1,7 +1,9 @@
-"""`feedsvc articles`: the articles, newest first."""
+"""`feedsvc articles` and `preview`: the articles, as they are and as the
+next run would leave them."""
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import click
@@ -19,7 +21,11 @@ from feedsvc.cli.common import article_json, command_time, configure, run_ingest
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of a table.")
 @click.option("--all", "include_withdrawn", is_flag=True, help="Also list withdrawn articles and operator marks.")
 def articles_command(seeds: Path, ledger: Path | None, as_json: bool, include_withdrawn: bool) -> None:
-    """List the articles, newest first, updating the ledger."""
+    """List the articles, newest first.
+
+    Listing is a run like any other: it records in the ledger what is new
+    in the seeds folder, which settles new articles' ids, dates and
+    categories. To look without recording anything, use `feedsvc preview`."""
     config = configure(seeds, ledger)
     result = run_ingest(config, command_time())
     listed = [article_json(a) for a in result.articles(config.site_key)]
@@ -58,3 +64,33 @@ def _marks(result: Ingest, config: Config) -> list[dict]:
     for split in result.ledger.splits:
         rows.append({"id": split.new_id, "title": "", "category": "", "published": ledger_file.stamp(split.since), "mark": f"split from {split.id}"})
     return rows
+
+
+@main.command("preview")
+@seeds_options
+def preview_command(seeds: Path, ledger: Path | None) -> None:
+    """Show what the seeds folder would add or change, recording nothing.
+
+    Lists each article the next run would add (+), change (~) or withdraw
+    (-), with the date and category it would settle, and every warning
+    about the pages. The ledger is not written, so nothing is settled yet:
+    fix a category rule and preview again."""
+    config = configure(seeds, ledger)
+    print_changes(config, command_time(), "feedsvc preview")
+
+
+def print_changes(config: Config, now: dt.datetime, command: str) -> None:
+    """The articles a run would add (+), change (~) or withdraw (-), and
+    whether the publish guard would refuse it."""
+    from feedsvc.publish.diff import article_changes
+    from feedsvc.publish.guard import refusal
+
+    result = run_ingest(config, now, write=False)
+    changes = article_changes(config, result)
+    for mark, article in changes:
+        click.echo(f"{mark} {article.id}  {ledger_file.stamp(article.published)[:10]}  {article.category[:20]:<20}  {article.title}")
+    counts = {mark: sum(1 for m, _ in changes if m == mark) for mark in "+~-"}
+    click.echo(f"{command}: {counts['+']} to add, {counts['~']} to change, {counts['-']} to withdraw", err=True)
+    reason = refusal(result, config.max_new_articles)
+    if reason:
+        click.echo(f"feedsvc: note: a build would refuse to publish: {reason}", err=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import sys
 import time
 from pathlib import Path
@@ -11,10 +10,9 @@ from pathlib import Path
 import click
 import filelock
 
-from feedsvc.store import ledger as ledger_file
-from feedsvc.config import Config
 from feedsvc.errors import FeedsvcError, SeedsError
 from feedsvc.cli import main
+from feedsvc.cli.listing import print_changes
 from feedsvc.cli.common import command_time, configure, run_ingest, seeds_options
 
 
@@ -55,7 +53,7 @@ def build_command(
     started = time.perf_counter()
     try:
         if show_diff:
-            _print_diff(config, now)
+            print_changes(config, now, "feedsvc build --diff")
             if not check_only:
                 return
         with contextlib.ExitStack() as stack:
@@ -97,22 +95,6 @@ def build_command(
         click.echo(f"feedsvc: warning: {warning}", err=True)
     if check_only and not outcome.up_to_date:
         sys.exit(1)
-
-
-def _print_diff(config: Config, now: dt.datetime) -> None:
-    """The articles a build would add (+), change (~) or withdraw (-)."""
-    from feedsvc.publish.diff import article_changes
-    from feedsvc.publish.guard import refusal
-
-    result = run_ingest(config, now, write=False)
-    changes = article_changes(config, result)
-    for mark, article in changes:
-        click.echo(f"{mark} {article.id}  {ledger_file.stamp(article.published)[:10]}  {article.category[:20]:<20}  {article.title}")
-    counts = {mark: sum(1 for m, _ in changes if m == mark) for mark in "+~-"}
-    click.echo(f"feedsvc build --diff: {counts['+']} to add, {counts['~']} to change, {counts['-']} to withdraw", err=True)
-    reason = refusal(result, config.max_new_articles)
-    if reason:
-        click.echo(f"feedsvc: note: a build would refuse to publish: {reason}", err=True)
 
 
 @main.command("check")
