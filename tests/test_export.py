@@ -623,3 +623,17 @@ def test_a_folder_cleared_of_its_pages_still_publishes_its_history(seeds, tmp_pa
     again = CliRunner().invoke(main, ["build", "--seeds", str(seeds), "--out", str(out)], env=environ)
     assert again.exit_code == 0, again.output
     assert published_files(out) == before
+
+
+def test_a_build_says_which_setting_differs_from_the_last_build(seeds, tmp_path):
+    out = tmp_path / "out"
+    environ = {"SOURCE_DATE_EPOCH": str(NOW_EPOCH)}
+    first = CliRunner().invoke(main, ["build", "--seeds", str(seeds), "--out", str(out), "--base-url", "https://example.org/news/"], env=environ)
+    assert first.exit_code == 0, first.output
+    checked = CliRunner().invoke(main, ["build", "--seeds", str(seeds), "--out", str(out), "--check"], env=environ)
+    assert checked.exit_code == 1
+    assert "base_url" in checked.stderr and "https://example.org/news/" in checked.stderr and "--base-url" in checked.stderr
+    rebuilt = CliRunner().invoke(main, ["build", "--seeds", str(seeds), "--out", str(out)], env=environ)
+    assert rebuilt.exit_code == 0 and "but was 'https://example.org/news/'" in rebuilt.stderr
+    again = CliRunner().invoke(main, ["build", "--seeds", str(seeds), "--out", str(out)], env=environ)
+    assert "note: base_url" not in again.stderr

@@ -91,6 +91,9 @@ def build_command(
         f"{'to remove' if check_only else 'removed'}; {time.perf_counter() - started:.2f} s",
         err=True,
     )
+    for name, before, now in result.setting_changes:
+        hint = f" (pass --base-url {before} to build as before)" if name == "base_url" else ""
+        click.echo(f"feedsvc: note: {name} is {now!r}, but was {before!r} in the last build into {out}{hint}", err=True)
     for warning in outcome.warnings:
         click.echo(f"feedsvc: warning: {warning}", err=True)
     if check_only and not outcome.up_to_date:

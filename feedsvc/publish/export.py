@@ -15,7 +15,7 @@ from typing import Callable, Iterator, TypeVar
 
 from filelock import FileLock
 
-from feedsvc.config import Config
+from feedsvc.config import Config, published_settings
 from feedsvc.errors import FeedsvcError
 from feedsvc.publish.guard import emptiness, guard, refusal
 from feedsvc.publish.inputs import inputs_digest, ledger_digest, pages_digest, renderer_digest
@@ -29,6 +29,7 @@ from feedsvc.publish.manifest import (
     dump_manifest,
     entry_files_in_place,
     finished_build,
+    read_header,
     read_manifest,
     read_pending,
 )
@@ -255,6 +256,8 @@ class Build:
     outcome: Outcome
     refusal: str | None = None  # with apply false: why a real build would refuse
     fast: bool = False  # nothing was new: the inputs matched the manifest
+    # (setting, value at the last build into this folder, value now)
+    setting_changes: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 def build(
@@ -263,6 +266,7 @@ def build(
     """Ingest the seeds and export the site under `out`; with `apply`
     false, write nothing at all (neither the ledger nor the tree)."""
     stamps = Stamps(out / STAMPS_NAME)
+    last = read_header(out)
     renderer = renderer_digest(config)
     header = finished_build(out, renderer)
     # The ledger is hashed beside the pages: hashlib lets go of the GIL.
@@ -279,11 +283,13 @@ def build(
     from feedsvc.site.model import Site
 
     site = Site.from_ingest(config, result)
+    settings = {name: str(value) for name, value in published_settings(config)}
     summary = {
         "pages_read": result.pages_read,
         "pages_skipped": result.pages_skipped,
         "articles": site.article_count,
         "problems": [str(problem) for problem in result.problems],
+        "settings": settings,
     }
     outcome = export(site, out, renderer, inputs_digest(pages, ledger), summary, apply, meter)
     if apply:
@@ -297,7 +303,15 @@ def build(
         problems=summary["problems"],
         outcome=outcome,
         refusal=None if apply else (refusal(result, config.max_new_articles) or (None if allow_empty else emptiness(result, config.seeds))),
+        setting_changes=changed_settings(last, settings),
     )
+
+
+def changed_settings(last: Manifest | None, settings: dict[str, str]) -> list[tuple[str, str, str]]:
+    """The settings that differ from the last build's into the same folder:
+    a forgotten --base-url looks like every file changing otherwise."""
+    before = last.summary.get("settings", {}) if last is not None else {}
+    return [(name, before[name], value) for name, value in sorted(settings.items()) if name in before and before[name] != value]
 
 
 def _in_background(function: Callable[..., T], *args: object) -> Callable[[], T]:
