@@ -5,9 +5,8 @@ and every link on the pages answers 200 without a redirect."""
 
 from __future__ import annotations
 
-from urllib.parse import urljoin
-
 from typing import Iterator
+from urllib.parse import urljoin
 
 import pytest
 
