@@ -58,7 +58,7 @@ def build_command(
                 return
         with contextlib.ExitStack() as stack:
             if not check_only:
-                stack.enter_context(export.output_lock(out))
+                stack.enter_context(export.output_lock(config, out))
             meter = stack.enter_context(DelayedProgress(sys.stderr.isatty()))
             result = export.build(config, out, now, apply=not check_only, force=force, meter=meter, allow_empty=allow_empty)
     except SeedsError as error:

@@ -49,6 +49,7 @@ GITIGNORE = """\
 # ledger.jsonl (the record of every article's id and dates).
 *.lock
 websub.json
+.feedsvc-build/
 """
 
 

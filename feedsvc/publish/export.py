@@ -20,6 +20,8 @@ from feedsvc.errors import FeedsvcError
 from feedsvc.publish.guard import emptiness, guard, refusal
 from feedsvc.publish.inputs import inputs_digest, ledger_digest, pages_digest, renderer_digest
 from feedsvc.publish.manifest import (
+    BOOKKEEPING,
+    LEGACY_BOOKKEEPING,
     LOCK_NAME,
     MANIFEST_NAME,
     PENDING_NAME,
@@ -32,9 +34,11 @@ from feedsvc.publish.manifest import (
     read_header,
     read_manifest,
     read_pending,
+    state_folder,
 )
 from feedsvc.publish.stamps import STAMPS_NAME, Stamps
 from feedsvc.publish.tree import Tree, remove_temporaries
+from feedsvc.store.files import Folder
 from feedsvc.site import routes as urls
 from feedsvc.store.ingest import ingest
 
@@ -95,33 +99,37 @@ Meter = Callable[[int, int], None]  # (done, total)
 def export(
     site,
     out: Path,
+    state: Path,
     renderer: str,
     inputs: str,
     summary: dict,
     apply: bool = True,
     meter: Meter | None = None,
 ) -> Outcome:
-    """Bring the files under `out` in line with `site` (a feedsvc.site.Site).
-    With `apply` false, only report what would change and write nothing."""
-    tree = Tree(out, create=apply)
-    try:
-        return _export(site, tree, renderer, inputs, summary, apply, meter)
-    finally:
-        tree.close()
+    """Bring the files under `out` in line with `site` (a feedsvc.site.Site),
+    keeping the bookkeeping in `state`. With `apply` false, only report what
+    would change and write nothing."""
+    with Tree(out, create=apply) as tree, Folder(state, create=apply) as books:
+        return _export(site, tree, books, renderer, inputs, summary, apply, meter)
 
 
-def _export(site, tree: Tree, renderer: str, inputs: str, summary: dict, apply: bool, meter: Meter | None) -> Outcome:
+def _export(
+    site, tree: Tree, books: Folder, renderer: str, inputs: str, summary: dict, apply: bool, meter: Meter | None
+) -> Outcome:
     outcome = Outcome()
     out = tree.out
-    previous, previous_data = read_manifest(out)
+    previous, previous_data = read_manifest(books.path)
     if previous is None and previous_data:
         outcome.warnings.append(
-            f"{out / MANIFEST_NAME} is unreadable; every file was compared instead, "
+            f"{books.path / MANIFEST_NAME} is unreadable; every file was compared instead, "
             "and files earlier builds wrote that this one does not could not be removed"
         )
-    pending = read_pending(out)
+    pending = read_pending(books.path)
     if apply:
         remove_temporaries(out, pending)
+        remove_temporaries(books.path, BOOKKEEPING)
+        for name in LEGACY_BOOKKEEPING:
+            tree.remove(name)  # published by earlier releases
     # The Site's fingerprints cover the renderers' code and the settings,
     # so they are trusted even when other code changed since the last build.
     known = previous.files if previous else {}
@@ -135,7 +143,8 @@ def _export(site, tree: Tree, renderer: str, inputs: str, summary: dict, apply: 
     stale = sorted(name for name in (set(known) | pending) - produced if is_own_name(name))
     if apply and (todo or stale):
         journal = sorted(pending | {target.file for target in todo} | set(stale))
-        tree.write(PENDING_NAME, json.dumps(journal, ensure_ascii=False).encode("utf-8"))
+        books.write(PENDING_NAME, json.dumps(journal, ensure_ascii=False).encode("utf-8"))
+        books.sync()
 
     _render_and_write(site, tree, todo, entries, outcome, apply, meter, len(targets))
 
@@ -150,9 +159,9 @@ def _export(site, tree: Tree, renderer: str, inputs: str, summary: dict, apply: 
         entry_sizes = {t.file: entries[t.file].size for t in targets if write_order(t.path)[0] in ENTRY_LEVELS}
         data = dump_manifest(Manifest(renderer, inputs, dict(summary, files=len(targets)), entry_sizes, entries))
         if data != previous_data:
-            tree.write(MANIFEST_NAME, data)
-        tree.remove(PENDING_NAME)
-        tree.sync()
+            books.write(MANIFEST_NAME, data)
+        books.remove(PENDING_NAME)
+        books.sync()
     return outcome
 
 
@@ -234,10 +243,17 @@ def _documents(targets: list) -> Iterator[list]:
         yield group
 
 
-def output_lock(out: Path) -> FileLock:
+def output_lock(config: Config, out: Path) -> FileLock:
     """Held while a build writes `out`, so two builds take turns."""
-    out.mkdir(parents=True, exist_ok=True)
-    return FileLock(str(out / LOCK_NAME), timeout=600)
+    state = state_folder(config, out)
+    try:
+        state.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise FeedsvcError(
+            f"{state.parent}: cannot keep the build's bookkeeping beside the ledger ({error.strerror}); "
+            "place the ledger in a writable folder with --ledger"
+        ) from None
+    return FileLock(str(state / LOCK_NAME), timeout=600)
 
 
 # One build
@@ -265,10 +281,11 @@ def build(
 ) -> Build:
     """Ingest the seeds and export the site under `out`; with `apply`
     false, write nothing at all (neither the ledger nor the tree)."""
-    stamps = Stamps(out / STAMPS_NAME)
-    last = read_header(out)
+    state = state_folder(config, out)
+    stamps = Stamps(state / STAMPS_NAME)
+    last = read_header(state)
     renderer = renderer_digest(config)
-    header = finished_build(out, renderer)
+    header = finished_build(state, renderer)
     # The ledger is hashed beside the pages: hashlib lets go of the GIL.
     ledger_now = _in_background(ledger_digest, config.ledger_path, stamps) if header else None
     pages = pages_digest(config, stamps)  # before the ingest reads them: a page that changes meanwhile only costs a rebuild
@@ -291,7 +308,7 @@ def build(
         "problems": [str(problem) for problem in result.problems],
         "settings": settings,
     }
-    outcome = export(site, out, renderer, inputs_digest(pages, ledger), summary, apply, meter)
+    outcome = export(site, out, state, renderer, inputs_digest(pages, ledger), summary, apply, meter)
     if apply:
         stamps.save()
     return Build(

@@ -1,24 +1,28 @@
-"""The build's bookkeeping in dot-files at the top of the output folder:
+"""The build's bookkeeping, kept outside the output folder (which holds only
+the site), in a folder of its own beside the ledger: `.feedsvc-build/<key>/`,
+one per output folder. Without it a build still writes the right tree; it
+renders every file and compares it with the one on disk, which is slower.
 
-- `.feedsvc-manifest.json`, written last: every file the build wrote, with
+- `manifest.jsonl`, written last: every file the build wrote, with
   the Site's fingerprint, size and SHA-256. It tells the next build which
   files it may skip without rendering them, and which files are its own to
   remove once the site stops publishing them (a CNAME or .nojekyll that a
   user put there is never listed, so never touched). Its first line also
   records a digest of the inputs, so a build with nothing new stops there.
-- `.feedsvc-pending.json`, present only while a build writes: the files it
+- `pending.json`, present only while a build writes: the files it
   is about to create or replace. A build killed part-way leaves it behind,
   and the next build renders those files again instead of trusting the
   manifest, removes the killed build's temporary files, and takes over its
   stale files.
-- `.feedsvc-stamps.json`: this machine's record of the input files' stat
+- `stamps.json`: this machine's record of the input files' stat
   and digest (see stamps.py), so an up-to-date build need not read them.
-- `.feedsvc.lock`: two builds into one folder take turns.
+- `build.lock`: two builds into one folder take turns.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -27,13 +31,25 @@ from typing import NamedTuple
 
 import orjson
 
+from feedsvc.config import Config
 from feedsvc.publish.inputs import MANIFEST_VERSION
 from feedsvc.publish.stamps import STAMPS_NAME
 
-MANIFEST_NAME = ".feedsvc-manifest.json"
-PENDING_NAME = ".feedsvc-pending.json"
-LOCK_NAME = ".feedsvc.lock"
+MANIFEST_NAME = "manifest.jsonl"
+PENDING_NAME = "pending.json"
+LOCK_NAME = "build.lock"
 BOOKKEEPING = (MANIFEST_NAME, PENDING_NAME, LOCK_NAME, STAMPS_NAME)
+STATE_FOLDER = ".feedsvc-build"
+# Where earlier releases kept the bookkeeping: in the output folder itself,
+# where it was published. A build removes them.
+LEGACY_BOOKKEEPING = (".feedsvc-manifest.json", ".feedsvc-pending.json", ".feedsvc.lock", ".feedsvc-stamps.json")
+
+
+def state_folder(config: Config, out: Path) -> Path:
+    """The bookkeeping of builds into `out`: beside the ledger, keyed by
+    the output folder's absolute path, which is never published."""
+    key = hashlib.sha256(os.path.abspath(out).encode("utf-8", "surrogateescape")).hexdigest()[:16]
+    return config.ledger_path.parent / STATE_FOLDER / key
 
 
 class Entry(NamedTuple):
@@ -79,10 +95,10 @@ def _json_string(text: str) -> str:
     return json.dumps(text, ensure_ascii=False)
 
 
-def read_header(out: Path) -> Manifest | None:
+def read_header(state: Path) -> Manifest | None:
     """Only the manifest's first line: enough to tell an up-to-date tree."""
     try:
-        with (out / MANIFEST_NAME).open("rb") as handle:
+        with (state / MANIFEST_NAME).open("rb") as handle:
             return _parse_header(handle.readline())
     except (OSError, ValueError, KeyError, TypeError):
         return None
@@ -95,10 +111,10 @@ def _parse_header(line: bytes) -> Manifest:
     return Manifest(header["renderer"], header["inputs"], dict(header["summary"]), dict(header["entry_sizes"]))
 
 
-def read_manifest(out: Path) -> tuple[Manifest | None, bytes]:
+def read_manifest(state: Path) -> tuple[Manifest | None, bytes]:
     """The whole manifest and its bytes; None when missing or unreadable."""
     try:
-        data = (out / MANIFEST_NAME).read_bytes()
+        data = (state / MANIFEST_NAME).read_bytes()
     except OSError:
         return None, b""
     try:
@@ -118,16 +134,16 @@ def read_manifest(out: Path) -> tuple[Manifest | None, bytes]:
 
 
 def is_own_name(name: object) -> bool:
-    """A relative path inside the tree, and not the build's bookkeeping."""
+    """A relative path inside the tree, and not an earlier release's bookkeeping."""
     if not isinstance(name, str) or not name or name.startswith("/") or "\\" in name or "\0" in name:
         return False
     parts = name.split("/")
-    return all(part not in {"", ".", ".."} for part in parts) and name not in BOOKKEEPING
+    return all(part not in {"", ".", ".."} for part in parts) and name not in LEGACY_BOOKKEEPING
 
 
-def read_pending(out: Path) -> set[str]:
+def read_pending(state: Path) -> set[str]:
     try:
-        names = json.loads((out / PENDING_NAME).read_bytes())
+        names = json.loads((state / PENDING_NAME).read_bytes())
     except FileNotFoundError:
         return set()
     except (OSError, ValueError):
@@ -135,12 +151,13 @@ def read_pending(out: Path) -> set[str]:
     return {name for name in names if is_own_name(name)} if isinstance(names, list) else set()
 
 
-def finished_build(out: Path, renderer: str) -> Manifest | None:
-    """The manifest header of the last build into `out`, if it finished and
-    ran this code with these settings; only then can inputs be compared."""
-    if (out / PENDING_NAME).exists():
+def finished_build(state: Path, renderer: str) -> Manifest | None:
+    """The manifest header of the last build (its bookkeeping in `state`),
+    if it finished and ran this code with these settings; only then can
+    inputs be compared."""
+    if (state / PENDING_NAME).exists():
         return None
-    header = read_header(out)
+    header = read_header(state)
     return header if header is not None and header.renderer == renderer else None
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from feedsvc.store.files import atomic_write
 
-STAMPS_NAME = ".feedsvc-stamps.json"
+STAMPS_NAME = "stamps.json"
 # Filesystem timestamps advance in ticks of a few milliseconds; two seconds
 # is far beyond any tick.
 _RACY_NS = 2_000_000_000

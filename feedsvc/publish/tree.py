@@ -9,7 +9,6 @@ import re
 from pathlib import Path
 from typing import Iterable
 
-from feedsvc.publish.manifest import BOOKKEEPING
 from feedsvc.store.files import TEMPORARY_SUFFIX, Folder
 
 # Temporary files: ".{name}." + 8 hex digits + ".tmp", as Folder.stage names them.
@@ -24,17 +23,17 @@ class Tree(Folder):
         self.out = out
 
 
-def remove_temporaries(out: Path, files: Iterable[str]) -> int:
-    """Delete the temporary files a killed build left beside `files` and
-    beside the bookkeeping files; return how many."""
-    names_by_folder: dict[Path, set[str]] = {out: set(BOOKKEEPING)}
+def remove_temporaries(folder: Path, files: Iterable[str]) -> int:
+    """Delete the temporary files a killed build left beside `files` (paths
+    relative to `folder`); return how many."""
+    names_by_folder: dict[Path, set[str]] = {}
     for file in files:
-        path = out / file
+        path = folder / file
         names_by_folder.setdefault(path.parent, set()).add(path.name)
     removed = 0
-    for folder, names in names_by_folder.items():
+    for place, names in names_by_folder.items():
         try:
-            entries = list(os.scandir(folder))
+            entries = list(os.scandir(place))
         except OSError:
             continue
         for entry in entries:

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from feedsvc.publish import export
+from feedsvc.publish.manifest import PENDING_NAME, state_folder
 from feedsvc.store import ledger as ledger_file
 from feedsvc.publish.check import check_tree
 from feedsvc.config import load_config
@@ -89,7 +90,7 @@ def assert_tree_checks(out: Path, when: str, allow_killed_build_windows: bool = 
     assert report.documents > 0, when
     problems = report.problems
     if allow_killed_build_windows:
-        being_written = export.read_pending(out)
+        being_written = export.read_pending(state_folder(load_config(out.parent / "seeds", environ={}), out))
         problems = [p for p in problems if not ("/archive/" in p.source and _ARCHIVE_LINK_AHEAD.search(p.message))]
         problems = [p for p in problems if not (p.source in being_written and p.message.startswith(_FORMATS_APART))]
     assert problems == [], f"{when}: " + "; ".join(str(p) for p in problems[:5])
@@ -148,7 +149,7 @@ def kill_moment(rng: random.Random, seeds: Path, out: Path):
         [
             lambda: True,
             lambda: _mtime(ledger) != ledger_before,
-            lambda: (out / export.PENDING_NAME).exists(),
+            lambda: (state_folder(load_config(seeds, environ={}), out) / PENDING_NAME).exists(),
             lambda: files_changed() >= renamed,
         ]
     )
