@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
-from feedsvc.core.models import CategoryRule
+from feedsvc.config_html import html_settings
+from feedsvc.core.models import CategoryRule, HtmlSettings
 from feedsvc.errors import ConfigError
 
 CONFIG_NAME = "feedsvc.toml"
@@ -48,6 +49,7 @@ class Config:
     websub_hub: str | None = None
     read_only: bool = False
     workers: int = 2
+    html: HtmlSettings | None = None  # the [html] table; None: HTML pages are skipped
     extra: Mapping[str, object] = field(default_factory=dict)
 
     @property
@@ -102,6 +104,8 @@ def _read_file(path: Path) -> dict[str, object]:
     site = data.pop("site", {})
     if isinstance(site, dict):
         data.update(site)
+    if "html" in data:
+        data["html"] = html_settings(path, data["html"])
     rules = data.pop("categories", None)
     if rules is not None:
         data["category_rules"] = _rules(path, rules)
@@ -128,7 +132,7 @@ def _rules(path: Path, rules: object) -> tuple[CategoryRule, ...]:
 def _read_environ(environ: Mapping[str, str]) -> dict[str, object]:
     values: dict[str, object] = {}
     for name in _FIELDS:
-        if name in {"seeds", "extra", "category_rules"}:
+        if name in {"seeds", "extra", "category_rules", "html"}:
             continue
         raw = environ.get("FEEDSVC_" + name.upper())
         if raw is not None and raw != "":

@@ -155,13 +155,14 @@ def _create(
 ) -> tuple[Record, int]:
     best = found[0]
     dated = next((o.item.date for o in found if o.item.date), None)
+    moment = next((o.item.moment for o in found if o.item.date), None)
     trailer = next((o.item.category for o in found if o.item.category), None)
     if trailer:
         category, source = trailer, "page"
     else:
         category, source = categorize(best.item.title, best.item.summary, site.rules, site.default_category)
     category = _settle(category, categories)
-    published = midnight(dated, site.zone) if dated else now
+    published = moment or (midnight(dated, site.zone) if dated else now)
     record = Record(
         id=article,
         seq=0,
@@ -179,6 +180,7 @@ def _create(
         content_seen=best.seen,
         content_hash=content_hash(best.item.title, best.item.summary, category),
         pages=tuple(sorted({o.item.page for o in found})),
+        link=newest_link(found),
     )
     return record, rank
 
@@ -205,8 +207,11 @@ def _revisit(
     late_date = next((o.item.date for o in newer if o.item.date), None)
     if late_date and (record.date_source == "first_seen" or midnight(late_date, zone) != record.published):
         page_date = late_date
+    # The link follows the newest page that has one; it is not content, so
+    # it never moves `updated`.
+    link = newest_link(newer) or record.link
     if not newer:
-        return replace(record, pages=pages, page_date=page_date)
+        return replace(record, pages=pages, page_date=page_date, link=link)
     best = newer[0]
     category, page_category = record.category, record.page_category
     trailer = next((o.item.category for o in newer if o.item.category), None)
@@ -238,7 +243,13 @@ def _revisit(
         updated=updated,
         departures=departures,
         pages=pages,
+        link=link,
     )
+
+
+def newest_link(found: list[_Occurrence]) -> str | None:
+    """The link of the newest occurrence that has one (`found` is newest first)."""
+    return next((o.item.link for o in found if o.item.link), None)
 
 
 def edit_time(previous: dt.datetime, now: dt.datetime) -> dt.datetime:
@@ -329,6 +340,7 @@ def articles(ledger: Ledger, site_key: str) -> list[Article]:
             date_source=r.date_source,
             page_date=r.page_date,
             pages=r.pages,
+            link=r.link,
         )
         for r in ledger.records.values()
         if r.withdrawn is None
