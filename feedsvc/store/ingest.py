@@ -12,7 +12,8 @@ from feedsvc.config import Config
 from feedsvc.core.models import Article, Ledger, Problem, Withdrawal
 from feedsvc.core.merge import ParsedPage, Site, Update, articles, departures, normalize, withdrawals
 from feedsvc.store.seeds import PageFile, list_pages, read_page
-from feedsvc.core.parse import Limits, parse_page
+from feedsvc.store.reading import read_cards
+from feedsvc.core.parse import Limits
 
 
 @dataclass(frozen=True)
@@ -66,13 +67,15 @@ def ingest(config: Config, now: dt.datetime, write: bool = True, reprocess: bool
         limits = Limits(config.max_title_chars, config.max_cards_per_page)
         new_pages = [page for page in pages if (page.name, page.sha256) not in current.pages]
         for page in pages if reprocess else new_pages:
-            items, found = parse_page(page.text, page.name, page.number, limits)
+            seen = current.pages.get((page.name, page.sha256), now)
+            items, found = read_cards(page, config, seen, limits)
             problems.extend(found)
             if items:
                 parsed.append(ParsedPage(page.name, page.sha256, page.number, tuple(items)))
             else:
                 cardless += 1
-                problems.append(Problem(page.name, "skipped: no article card found on the page"))
+                if not any(p.source == page.name and p.message.startswith("skipped") for p in found):
+                    problems.append(Problem(page.name, "skipped: no article card found on the page"))
         # With no page to merge the ledger cannot change; skipping normalize
         # keeps `current` itself, which tells the caller not to save it.
         update: Update = normalize(parsed, current, site_of(config), now) if parsed else Update(current, (), ())
