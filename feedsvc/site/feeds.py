@@ -164,7 +164,12 @@ def feedgen_entry(config: Config, article: Article) -> Entry:
     entry = FeedEntry()
     entry.id(article.iri)  # also the RSS guid, isPermaLink="false"
     entry.title(entry_title(article))
-    entry.link(href=article_url(config, article), rel="alternate", type=HTML_TYPE)
+    if article.link:
+        # A subscriber opens the original article; feedsvc's own page is related.
+        entry.link(href=article.link, rel="alternate")  # also the RSS <link>
+        entry.link(href=article_url(config, article), rel="related", type=HTML_TYPE)
+    else:
+        entry.link(href=article_url(config, article), rel="alternate", type=HTML_TYPE)
     entry.content(summary_html(article), type="html")  # RSS: escaped <description>
     entry.published(article.published)
     entry.updated(article.updated)
@@ -187,8 +192,8 @@ def render_entry(config: Config, article: Article) -> Entry:
     check on hostile text. Anything the shape cannot hold (an empty title
     or summary, where feedgen leaves elements out or empty) goes to feedgen.
     """
-    values = _values(config, article)
-    if values is None:
+    values = _values(config, article) if article.link is None else None
+    if values is None:  # the shape holds one link; articles with a source have two
         return feedgen_entry(config, article)
     shape = _entry_shape()
     return Entry(shape.atom.fill(values), shape.rss.fill(values))
@@ -310,9 +315,9 @@ def _entry_shape() -> _EntryShape:
 
 
 def json_item(config: Config, article: Article) -> dict:
-    return {
+    item = {
         "id": article.iri,
-        "url": article_url(config, article),
+        "url": article.link or article_url(config, article),
         "title": entry_title(article),
         "content_html": summary_html(article),
         "content_text": summary_text(article),
@@ -320,6 +325,9 @@ def json_item(config: Config, article: Article) -> dict:
         "date_modified": rfc3339(article.updated),
         "tags": [xml_safe(article.category)],
     }
+    if article.link:  # JSON Feed has no related link: feedsvc's page goes in an extension
+        item["_feedsvc"] = {"article_page": article_url(config, article)}
+    return item
 
 
 class _History(BaseExtension):

@@ -282,7 +282,8 @@ def article_page(config: Config, article: Article) -> bytes:
         f'<h1 dir="auto">{_text(article.title)}</h1>\n'
         f'<p class="meta">Published {_time(frame, article.published)}{updated} · in {category}</p>\n'
         f'<div class="summary">\n{paragraphs}</div>\n'
-        "</article>\n"
+        + (f'<p class="source"><a href="{_text(article.link)}" rel="noopener noreferrer">Read the original article</a></p>\n' if article.link else "")
+        + "</article>\n"
         f'<nav class="back"><a href="{frame.url(urls.html_path(article.category_slug))}">'
         f"← More in {_text(article.category)}</a> · "
         f'<a href="{frame.url(urls.INDEX_PATH)}">All articles and feeds</a></nav>\n'
