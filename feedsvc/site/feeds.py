@@ -174,7 +174,20 @@ def feedgen_entry(config: Config, article: Article) -> Entry:
     entry.published(article.published)
     entry.updated(article.updated)
     entry.category(term=article.category_slug, label=xml_safe(article.category))
-    return Entry(_serialize(entry.atom_entry()), _serialize(entry.rss_entry()))
+    atom = entry.atom_entry()
+    if article.link:
+        _mark_related(atom, article_url(config, article))
+    return Entry(_serialize(atom), _serialize(entry.rss_entry()))
+
+
+def _mark_related(atom: etree._Element, own_url: str) -> None:
+    """feedgen drops the rel and type of entry links (and reads a link
+    without rel as alternate), so the link to feedsvc's own page is marked
+    here; two alternate links of one type would be invalid Atom."""
+    for link in atom.iter(f"{{{ATOM_NS}}}link", "link"):
+        if link.get("href") == own_url:
+            link.set("rel", "related")
+            link.set("type", HTML_TYPE)
 
 
 def _serialize(element: etree._Element) -> bytes:
