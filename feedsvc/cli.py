@@ -114,6 +114,29 @@ def main(context: click.Context) -> None:
         context.with_resource(collector.paused())
 
 
+@main.command("preview")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "--seeds",
+    type=click.Path(path_type=Path, file_okay=False),
+    envvar="FEEDSVC_SEEDS",
+    default=None,
+    help="Folder whose feedsvc.toml applies [default: the file's own folder].",
+)
+def preview_command(file: Path, seeds: Path | None) -> None:
+    """Show the articles FILE (.txt or .html) would yield, with warnings,
+    without touching the ledger."""
+    from feedsvc.preview import describe, preview
+
+    config = configure(seeds or file.parent, None)
+    items, problems = preview(config, file, current_time())
+    for problem in problems:
+        click.echo(f"feedsvc: warning: {file.parent / str(problem)}", err=True)
+    for item in items:
+        click.echo("\n".join(describe(item, config.zone)))
+    click.echo(f"{len(items)} article(s), {len(problems)} warning(s)")
+
+
 @main.command("articles")
 @seeds_options
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of a table.")
