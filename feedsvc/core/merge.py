@@ -18,7 +18,11 @@ The rules that keep feeds stable:
   never backwards; a re-cased title keeps its id and published time, but
   its new spelling is shown, so it is an edit;
 - undated articles first seen together are published one second apart, in
-  listing order, so readers that sort by date keep the site's order.
+  listing order, so readers that sort by date keep the site's order;
+- so are new articles dated without a time that share a date: the bottom
+  card is published one second after the latest time already recorded for
+  that date (00:00 when there is none), each card above one second later,
+  so the top card is newest. Recorded articles never move.
 """
 
 from __future__ import annotations
@@ -96,6 +100,7 @@ def normalize(pages: list[ParsedPage], ledger: Ledger, site: Site, now: dt.datet
     fresh.sort(key=lambda pair: pair[1][0].listing_order)
     created = [_create(article, found, rank, site, categories, now) for rank, (article, found) in enumerate(fresh)]
     _space_undated(created, now)
+    _space_same_day(created, ledger.records, site.zone)
     next_seq = max((record.seq for record in records.values()), default=0) + 1
     # Oldest first: the order archives fill in, and the order in which a
     # subscription feed's newest N are counted.
@@ -196,6 +201,31 @@ def _space_undated(created: list[tuple[Record, int]], now: dt.datetime) -> None:
             undated += 1
 
 
+def _space_same_day(created: list[tuple[Record, int]], recorded: dict[str, Record], zone: dt.tzinfo) -> None:
+    """New articles dated without a time keep the page's order among the
+    articles of their date: top card newest, each one second apart."""
+    by_date: dict[dt.date, list[int]] = {}
+    for index, (record, _) in enumerate(created):
+        if record.date_source == "page":
+            day = record.published.astimezone(zone).date()
+            if record.published == midnight(day, zone):  # the page gave no time
+                by_date.setdefault(day, []).append(index)
+    if not by_date:
+        return
+    latest: dict[dt.date, dt.datetime] = {}
+    for record in recorded.values():
+        day = record.published.astimezone(zone).date()
+        if day in by_date and (day not in latest or record.published > latest[day]):
+            latest[day] = record.published
+    for day, indexes in by_date.items():
+        start = latest[day] + SECOND if day in latest else midnight(day, zone)
+        # Bottom card (highest rank) first.
+        for step, index in enumerate(sorted(indexes, key=lambda i: created[i][1], reverse=True)):
+            record = created[index][0]
+            moment = start + step * SECOND
+            created[index] = (replace(record, published=moment, updated=moment), created[index][1])
+
+
 def _revisit(
     record: Record, found: list[_Occurrence], categories: dict[str, str], zone: dt.tzinfo, now: dt.datetime
 ) -> Record:
@@ -205,7 +235,7 @@ def _revisit(
     newer = [o for o in found if o.seen > record.content_seen]
     page_date = record.page_date
     late_date = next((o.item.date for o in newer if o.item.date), None)
-    if late_date and (record.date_source == "first_seen" or midnight(late_date, zone) != record.published):
+    if late_date and (record.date_source == "first_seen" or late_date != record.published.astimezone(zone).date()):
         page_date = late_date
     # The link follows the newest page that has one; it is not content, so
     # it never moves `updated`.
