@@ -22,6 +22,7 @@ from feedsvc.config import Config, load_config
 from feedsvc.errors import FeedsvcError, SeedsError
 from feedsvc.store.ingest import Ingest, ingest
 from feedsvc.core.models import Article
+from feedsvc.preview import preview_command
 
 
 def seeds_options(command: Callable) -> Callable:
@@ -112,29 +113,6 @@ def main(context: click.Context) -> None:
         # run); the pipeline makes no cyclic garbage worth collecting. The
         # server's long-lived workers keep the collector.
         context.with_resource(collector.paused())
-
-
-@main.command("preview")
-@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
-@click.option(
-    "--seeds",
-    type=click.Path(path_type=Path, file_okay=False),
-    envvar="FEEDSVC_SEEDS",
-    default=None,
-    help="Folder whose feedsvc.toml applies [default: the file's own folder].",
-)
-def preview_command(file: Path, seeds: Path | None) -> None:
-    """Show the articles FILE (.txt or .html) would yield, with warnings,
-    without touching the ledger."""
-    from feedsvc.preview import describe, preview
-
-    config = configure(seeds or file.parent, None)
-    items, problems = preview(config, file, current_time())
-    for problem in problems:
-        click.echo(f"feedsvc: warning: {file.parent / str(problem)}", err=True)
-    for item in items:
-        click.echo("\n".join(describe(item, config.zone)))
-    click.echo(f"{len(items)} article(s), {len(problems)} warning(s)")
 
 
 @main.command("articles")
@@ -401,5 +379,9 @@ def ping_command(seeds: Path, ledger: Path | None, hub: str | None) -> None:
         sys.exit(1)
 
 
+main.add_command(preview_command)
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
+
