@@ -6,11 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-import click
-
-from feedsvc.clock import current_time
-from feedsvc.config import Config, load_config
-from feedsvc.errors import FeedsvcError
+from feedsvc.config import Config
 from feedsvc.core.models import Problem, RawItem
 from feedsvc.core.parse import Limits
 from feedsvc.store.reading import read_cards
@@ -51,27 +47,3 @@ def describe(item: RawItem, zone: dt.tzinfo) -> list[str]:
         f"   summary:  {summary or '(empty)'}",
     ]
 
-
-@click.command("preview")
-@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
-@click.option(
-    "--seeds",
-    type=click.Path(path_type=Path, file_okay=False),
-    envvar="FEEDSVC_SEEDS",
-    default=None,
-    help="Folder whose feedsvc.toml applies [default: the file's own folder].",
-)
-def preview_command(file: Path, seeds: Path | None) -> None:
-    """Show the articles FILE (.txt or .html) would yield, with warnings,
-    without touching the ledger."""
-    try:
-        config = load_config(seeds or file.parent)
-        now = current_time()
-    except FeedsvcError as error:
-        raise click.ClickException(str(error)) from None
-    items, problems = preview(config, file, now)
-    for problem in problems:
-        click.echo(f"feedsvc: warning: {file.parent / str(problem)}", err=True)
-    for item in items:
-        click.echo("\n".join(describe(item, config.zone)))
-    click.echo(f"{len(items)} article(s), {len(problems)} warning(s)")

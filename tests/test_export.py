@@ -10,10 +10,8 @@ import difflib
 import http.client
 import json
 import os
-import random
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -24,6 +22,7 @@ import feedparser
 import pytest
 from click.testing import CliRunner
 
+from processes import kill_when
 from conftest import NOW, NOW_EPOCH, copy_seeds
 from regen_golden_tree import BASE_URL, GOLDEN, REGENERATE, build_golden, published_files
 from sitebuild import card, write_page
@@ -402,15 +401,9 @@ def count_articles(out: Path) -> int:
         return 0
 
 
-def kill_when(process: subprocess.Popen, ready) -> bool:
-    """SIGKILL the build once `ready()` holds; False if it finished first."""
-    while process.poll() is None:
-        if ready():
-            process.send_signal(signal.SIGKILL)
-            process.wait()
-            return True
-        time.sleep(0.002)
-    return False
+def changed_files(out: Path, old: dict[str, bytes]) -> int:
+    """How many published files differ from the old tree's."""
+    return sum(1 for name, data in published_files(out).items() if old.get(name) != data)
 
 
 def assert_every_file_whole(out: Path, old: dict[str, bytes], new: dict[str, bytes]) -> None:
@@ -423,7 +416,7 @@ def assert_every_file_whole(out: Path, old: dict[str, bytes], new: dict[str, byt
 
 
 @pytest.mark.slow
-def test_a_build_killed_at_random_moments_leaves_a_whole_tree_and_the_next_one_finishes(tmp_path):
+def test_a_build_killed_at_random_moments_leaves_a_whole_tree_and_the_next_one_finishes(tmp_path, rng):
     seeds = copy_seeds(tmp_path / "seeds")
     write_corpus(seeds, range(1, 11))
     out = tmp_path / "out"
@@ -439,19 +432,18 @@ def test_a_build_killed_at_random_moments_leaves_a_whole_tree_and_the_next_one_f
     new = published_files(reference)
     assert check_tree(reference).problems == []
 
-    chooser = random.Random()
-    # At a random moment: any file may be mid-swap, so only wholeness holds.
+    # At a random point of the writing: any file may be mid-swap, so only
+    # wholeness holds.
+    writes = rng.randint(1, len(new))
     process = start_build(seeds, out)
-    time.sleep(chooser.uniform(0.1, 2.0))
-    process.send_signal(signal.SIGKILL)
-    process.wait()
+    kill_when(process, lambda: (out / PENDING_NAME).exists() and changed_files(out, old) >= writes)
     assert_every_file_whole(out, old, new)
     # While article pages are being written: the tree also passes the check,
     # since no feed links to a page before the page is in place.
     for _ in range(2):
         present = count_articles(out)
         remaining = len([name for name in new if name.startswith("articles/")]) - present
-        target = present + chooser.randint(1, max(1, remaining * 2 // 3))
+        target = present + rng.randint(1, max(1, remaining * 2 // 3))
         process = start_build(seeds, out)
         killed = kill_when(process, lambda: count_articles(out) >= target)
         assert_every_file_whole(out, old, new)
@@ -603,3 +595,45 @@ def test_nginx_with_the_documented_config_serves_the_apps_bytes_and_content_type
     finally:
         server.kill()
         server.wait()
+
+
+# An empty site
+
+
+def test_a_build_with_no_article_at_all_is_refused_unless_allowed(tmp_path):
+    seeds, out = tmp_path / "seeds", tmp_path / "out"
+    seeds.mkdir()
+    (seeds / "saved-as.html").write_text("<html><body>A page saved in the wrong format</body></html>")
+    refused = CliRunner().invoke(main, ["build", "--seeds", str(seeds), "--out", str(out)], env={"SOURCE_DATE_EPOCH": str(NOW_EPOCH)})
+    assert refused.exit_code == 1
+    assert str(seeds) in refused.output and "*.txt" in refused.output and "--allow-empty" in refused.output
+    assert not (out / "index.html").exists()
+    allowed = CliRunner().invoke(main, ["build", "--seeds", str(seeds), "--out", str(out), "--allow-empty"], env={"SOURCE_DATE_EPOCH": str(NOW_EPOCH)})
+    assert allowed.exit_code == 0, allowed.output
+    assert (out / "index.html").is_file()
+
+
+def test_a_folder_cleared_of_its_pages_still_publishes_its_history(seeds, tmp_path):
+    out = tmp_path / "out"
+    environ = {"SOURCE_DATE_EPOCH": str(NOW_EPOCH)}
+    assert CliRunner().invoke(main, ["build", "--seeds", str(seeds), "--out", str(out)], env=environ).exit_code == 0
+    before = published_files(out)
+    for page in seeds.glob("*.txt"):
+        page.unlink()
+    again = CliRunner().invoke(main, ["build", "--seeds", str(seeds), "--out", str(out)], env=environ)
+    assert again.exit_code == 0, again.output
+    assert published_files(out) == before
+
+
+def test_a_build_says_which_setting_differs_from_the_last_build(seeds, tmp_path):
+    out = tmp_path / "out"
+    environ = {"SOURCE_DATE_EPOCH": str(NOW_EPOCH)}
+    first = CliRunner().invoke(main, ["build", "--seeds", str(seeds), "--out", str(out), "--base-url", "https://example.org/news/"], env=environ)
+    assert first.exit_code == 0, first.output
+    checked = CliRunner().invoke(main, ["build", "--seeds", str(seeds), "--out", str(out), "--check"], env=environ)
+    assert checked.exit_code == 1
+    assert "base_url" in checked.stderr and "https://example.org/news/" in checked.stderr and "--base-url" in checked.stderr
+    rebuilt = CliRunner().invoke(main, ["build", "--seeds", str(seeds), "--out", str(out)], env=environ)
+    assert rebuilt.exit_code == 0 and "but was 'https://example.org/news/'" in rebuilt.stderr
+    again = CliRunner().invoke(main, ["build", "--seeds", str(seeds), "--out", str(out)], env=environ)
+    assert "note: base_url" not in again.stderr

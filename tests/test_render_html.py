@@ -26,13 +26,16 @@ from feedsvc.site.pages import (
     FORMAT_TYPES,
     SCRIPT,
     STYLESHEET,
-    SUBSCRIBE_HINT,
     article_page,
     category_page,
     index_page,
 )
 
 SEEDS = Path(__file__).resolve().parents[1] / "seeds"
+SUBSCRIBE_HINT = (
+    "Paste this address into your feed reader "
+    "(NetNewsWire, Miniflux, FreshRSS, Feedly, newsboat...) to subscribe."
+)
 NOW = dt.datetime(2025, 6, 1, 12, 0, tzinfo=dt.timezone.utc)
 BASE_URL = "https://news.example.org/feeds-site/"
 CSP = "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:"

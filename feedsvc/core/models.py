@@ -89,11 +89,6 @@ class Record:
     departures: tuple[tuple[str, dt.datetime], ...] = ()
     link: str | None = None  # the original article; never part of the content
 
-    @property
-    def changed(self) -> dt.datetime:
-        """The latest moment this article was first seen or edited."""
-        return max(self.first_seen, self.updated)
-
 
 @dataclass(frozen=True)
 class Split:
@@ -123,6 +118,8 @@ class Ledger:
     categories: dict[str, str] = field(default_factory=dict)  # name -> slug
     aliases: dict[str, str] = field(default_factory=dict)  # title key -> id
     splits: tuple[Split, ...] = ()
+    # The site_key that minted the ids (None in ledgers older than the record of it).
+    site_key: str | None = None
     # id -> (record, its line) for the records as read from the file: the
     # line is written back unchanged while the record is the same object.
     lines: dict[str, tuple[Record, bytes | memoryview]] = field(default_factory=dict, compare=False, repr=False)
@@ -146,11 +143,6 @@ class Article:
     page_date: dt.date | None
     pages: tuple[str, ...]
     link: str | None = None
-
-    @property
-    def changed(self) -> dt.datetime:
-        """The latest moment this article was first seen or edited."""
-        return max(self.first_seen, self.updated)
 
     @property
     def paragraphs(self) -> list[str]:

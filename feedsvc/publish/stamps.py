@@ -68,4 +68,4 @@ class Stamps:
         if self.path is None or not (self._changed or self._used.keys() != self._entries.keys()):
             return
         data = json.dumps(self._used, sort_keys=True, separators=(",", ":")).encode("utf-8")
-        atomic_write(self.path, data, durable=False)
+        atomic_write(self.path, data)

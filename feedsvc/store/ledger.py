@@ -9,7 +9,7 @@ import contextlib
 import datetime as dt
 import functools
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Iterator
 
 import orjson
 from filelock import FileLock, Timeout
@@ -57,31 +57,25 @@ def load(path: Path) -> tuple[Ledger, bytes]:
         return parse(data, str(path)), data
 
 
-def update(path: Path, change: Callable[[Ledger], tuple[Ledger, object]]) -> object:
-    """Load, change and save the ledger under its lock. Returns what
-    `change` returns beside the new ledger."""
-    with locked(path):
-        ledger, before = load(path)
-        changed, result = change(ledger)
-        save(path, changed, before)
-    return result
-
-
-def save(path: Path, ledger: Ledger, before: bytes = b"") -> bool:
-    """Write the ledger atomically, unless its bytes would not change."""
+def save(path: Path, ledger: Ledger, before: bytes = b"") -> bytes:
+    """Write the ledger atomically, unless its bytes would not change;
+    return its bytes (`before` itself when nothing was written)."""
     with collector.paused():  # what dump builds is gone when it returns
         data = dump(ledger)
     if data == before:
-        return False
+        return before
     try:
         atomic_write(path, data)
     except OSError as error:
         raise LedgerError(f"{path}: cannot write the ledger: {error.strerror}; the previous ledger is intact") from None
-    return True
+    return data
 
 
 def dump(ledger: Ledger) -> bytes:
-    lines = [{"feedsvc_ledger": VERSION}]
+    header: dict = {"feedsvc_ledger": VERSION}
+    if ledger.site_key is not None:
+        header["site_key"] = ledger.site_key
+    lines = [header]
     lines += [
         {"kind": "page", "name": name, "sha256": sha, "first_seen": stamp(seen)}
         for (name, sha), seen in sorted(ledger.pages.items())
@@ -150,6 +144,7 @@ def parse(data: bytes, source: str) -> Ledger:
     splits: list[Split] = []
     lines: dict[str, tuple[Record, memoryview]] = {}
     record_lines: dict[str, int] = {}
+    site_key = None
     number = 0
     for number, raw in enumerate(_lines(data), start=1):
         try:
@@ -158,6 +153,7 @@ def parse(data: bytes, source: str) -> Ledger:
                 raise ValueError("not a JSON object")
             if number == 1:
                 _check_header(line)
+                site_key = line.get("site_key")
                 continue
             kind = line["kind"]
             if kind == "article":
@@ -190,7 +186,7 @@ def parse(data: bytes, source: str) -> Ledger:
                 f"{source}: line {record_lines[record.id]}: article {record.id} names category {record.category!r}, "
                 "which has no slug line; restore it from version control, the file was left untouched"
             )
-    return Ledger(pages=pages, records=records, categories=categories, aliases=aliases, splits=tuple(splits), lines=lines)
+    return Ledger(pages=pages, records=records, categories=categories, aliases=aliases, splits=tuple(splits), site_key=site_key, lines=lines)
 
 
 def _lines(data: bytes) -> Iterator[memoryview]:
