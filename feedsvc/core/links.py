@@ -4,21 +4,30 @@ http and https, and drop the fragment and tracking parameters. Pure."""
 from __future__ import annotations
 
 import re
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.parse import quote, urljoin, urlsplit, urlunsplit
 
 _TRACKING_PREFIXES = ("utm_",)
 _TRACKING_NAMES = {"fbclid", "gclid"}
 # Browsers drop tabs and newlines inside an href and trim the ends.
 _INVISIBLE = re.compile(r"[\t\n\r]")
 ABSOLUTE_URL = re.compile(r"^https?://\S+$", re.IGNORECASE)
+# Characters a URL may hold as they are; everything else (spaces, controls,
+# non-ASCII) is percent-encoded as UTF-8, as browsers do, so a link is
+# always plain ASCII that any feed can carry.
+_C0_AND_SPACE = "".join(map(chr, range(33)))  # browsers trim these from an href
+_URL_SAFE = "/:?#[]@!$&'()*+,;=%~-._"
 
 
 def clean_link(href: str, base: str | None = None) -> tuple[str | None, str | None]:
     """The link an article points to and, when there is none, why the href
     was dropped (None when there was nothing to drop)."""
-    href = _INVISIBLE.sub("", href).strip()
+    href = _INVISIBLE.sub("", href).strip(_C0_AND_SPACE)
     if not href or href.startswith("#"):
         return None, None
+    try:
+        href = quote(href, safe=_URL_SAFE)
+    except UnicodeEncodeError:  # lone surrogates: not text at all
+        return None, f"link {_shown(href.encode('utf-8', 'backslashreplace').decode('ascii'))} is not valid text; dropped"
     try:
         absolute = urljoin(base, href) if base else href
         parts = urlsplit(absolute)
