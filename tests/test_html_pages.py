@@ -163,6 +163,8 @@ def test_feeds_open_the_source_and_link_feedsvcs_page(tmp_path: Path) -> None:
     seeds = site(tmp_path, {"000_a.txt": page})
     out = tmp_path / "out"
     assert cli("build", "--seeds", str(seeds), "--out", str(out)).exit_code == 0
+    checked = cli("check", str(out))  # links to another host are sources, not a wrong base URL
+    assert checked.exit_code == 0, checked.output
     atom = feedparser.parse((out / "feeds" / "all.atom").read_bytes())
     rss = feedparser.parse((out / "feeds" / "all.rss").read_bytes())
     items = json.loads((out / "feeds" / "all.json").read_bytes())["items"]

@@ -347,6 +347,14 @@ def _discover_base(root: Path, files: list[str]) -> str | None:
     return None
 
 
+def _source_link(base: str, url: str) -> bool:
+    """Whether `url` is an original article on another host: entries link
+    there when the page gave the source. A link to the site's own host
+    outside its base is still an error (a wrong base URL)."""
+    site, target = urlsplit(base), urlsplit(url)
+    return target.scheme in ("http", "https") and bool(target.netloc) and target.netloc != site.netloc
+
+
 def _check_links(root: Path, base: str, documents: dict[str, _Document], problems: list[Problem]) -> None:
     for file, document in documents.items():
         own_url = base + file
@@ -357,7 +365,7 @@ def _check_links(root: Path, base: str, documents: dict[str, _Document], problem
                 continue
             target = file_for_url(base, absolute)
             if target is None:
-                if what in {"entry link", "item link"} or what.endswith(" url"):
+                if (what in {"entry link", "item link"} or what.endswith(" url")) and not _source_link(base, absolute):
                     problems.append(Problem(file, f"{what} {url!r} is outside the site {base!r}", line))
                 continue
             if not (root / target).is_file():
