@@ -36,6 +36,7 @@ from dataclasses import dataclass, replace
 from feedsvc.core.models import Article, Ledger, RawItem, Record, Split, Withdrawal
 from feedsvc.core.text import article_id, article_iri, category_slug, content_hash, site_namespace, title_key
 from feedsvc.core.models import CategoryRule
+from feedsvc.core.same_day import space_same_day
 
 UTC = dt.timezone.utc
 SECOND = dt.timedelta(seconds=1)
@@ -100,7 +101,7 @@ def normalize(pages: list[ParsedPage], ledger: Ledger, site: Site, now: dt.datet
     fresh.sort(key=lambda pair: pair[1][0].listing_order)
     created = [_create(article, found, rank, site, categories, now) for rank, (article, found) in enumerate(fresh)]
     _space_undated(created, now)
-    _space_same_day(created, ledger.records, site.zone)
+    space_same_day(created, ledger.records, site.zone)
     next_seq = max((record.seq for record in records.values()), default=0) + 1
     # Oldest first: the order archives fill in, and the order in which a
     # subscription feed's newest N are counted.
@@ -186,6 +187,7 @@ def _create(
         content_hash=content_hash(best.item.title, best.item.summary, category),
         pages=tuple(sorted({o.item.page for o in found})),
         link=newest_link(found),
+        link_seen=now if newest_link(found) else None,
     )
     return record, rank
 
@@ -199,31 +201,6 @@ def _space_undated(created: list[tuple[Record, int]], now: dt.datetime) -> None:
             moment = now - undated * SECOND
             created[index] = (replace(record, published=moment, updated=moment), rank)
             undated += 1
-
-
-def _space_same_day(created: list[tuple[Record, int]], recorded: dict[str, Record], zone: dt.tzinfo) -> None:
-    """New articles dated without a time keep the page's order among the
-    articles of their date: top card newest, each one second apart."""
-    by_date: dict[dt.date, list[int]] = {}
-    for index, (record, _) in enumerate(created):
-        if record.date_source == "page":
-            day = record.published.astimezone(zone).date()
-            if record.published == midnight(day, zone):  # the page gave no time
-                by_date.setdefault(day, []).append(index)
-    if not by_date:
-        return
-    latest: dict[dt.date, dt.datetime] = {}
-    for record in recorded.values():
-        day = record.published.astimezone(zone).date()
-        if day in by_date and (day not in latest or record.published > latest[day]):
-            latest[day] = record.published
-    for day, indexes in by_date.items():
-        start = latest[day] + SECOND if day in latest else midnight(day, zone)
-        # Bottom card (highest rank) first.
-        for step, index in enumerate(sorted(indexes, key=lambda i: created[i][1], reverse=True)):
-            record = created[index][0]
-            moment = start + step * SECOND
-            created[index] = (replace(record, published=moment, updated=moment), created[index][1])
 
 
 def _revisit(
@@ -240,8 +217,9 @@ def _revisit(
     # The link follows the newest page that has one; it is not content, so
     # it never moves `updated`.
     link = newest_link(newer) or record.link
+    link_seen = now if link != record.link else record.link_seen
     if not newer:
-        return replace(record, pages=pages, page_date=page_date, link=link)
+        return replace(record, pages=pages, page_date=page_date, link=link, link_seen=link_seen)
     best = newer[0]
     category, page_category = record.category, record.page_category
     trailer = next((o.item.category for o in newer if o.item.category), None)
@@ -274,6 +252,7 @@ def _revisit(
         departures=departures,
         pages=pages,
         link=link,
+        link_seen=link_seen,
     )
 
 
@@ -371,6 +350,7 @@ def articles(ledger: Ledger, site_key: str) -> list[Article]:
             page_date=r.page_date,
             pages=r.pages,
             link=r.link,
+            link_seen=r.link_seen,
         )
         for r in ledger.records.values()
         if r.withdrawn is None

@@ -88,6 +88,9 @@ class Record:
     # the feed it left changed then, even though none of its entries did.
     departures: tuple[tuple[str, dt.datetime], ...] = ()
     link: str | None = None  # the original article; never part of the content
+    # When the link last appeared or changed: the feeds' bytes changed then,
+    # so Last-Modified must move, though the entry's `updated` does not.
+    link_seen: dt.datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -143,6 +146,7 @@ class Article:
     page_date: dt.date | None
     pages: tuple[str, ...]
     link: str | None = None
+    link_seen: dt.datetime | None = None
 
     @property
     def paragraphs(self) -> list[str]:
