@@ -347,7 +347,7 @@ def test_gzip_bodies_are_the_same_every_time(client):
         "/articles/nope/",
         "/articles/",
         "/feeds/",
-        "/index.html",
+        "/articles/nope/index.html",
         "/favicon.ico",
         "/robots.txt",
     ],
@@ -358,6 +358,16 @@ def test_unknown_urls_get_a_short_plain_404(client, path):
     assert response.headers["Content-Type"] == "text/plain; charset=utf-8"
     assert len(response.data) < 200
     assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+@pytest.mark.parametrize("page", ["/", "/categories/customs/", "article"])
+def test_a_page_asked_for_by_its_index_html_redirects_to_its_own_url(client, site, page):
+    # Pages link to each other as .../index.html, so an exported tree works
+    # from file://; on the server those links lead to the page's own URL.
+    page = urls.article_path(site.articles[0].id) if page == "article" else page
+    response = client.get(page + "index.html")
+    assert response.status_code == 301 and response.headers["Location"] == page
+    assert client.get(page).status_code == 200
 
 
 def test_a_category_that_lost_all_its_articles_answers_410(client, config, seeds):

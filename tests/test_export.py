@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import feedparser
+import lxml.html
 import pytest
 from click.testing import CliRunner
 
@@ -637,3 +638,18 @@ def test_a_build_says_which_setting_differs_from_the_last_build(seeds, tmp_path)
     assert rebuilt.exit_code == 0 and "but was 'https://example.org/news/'" in rebuilt.stderr
     again = CliRunner().invoke(main, ["build", "--seeds", str(seeds), "--out", str(out)], env=environ)
     assert "note: base_url" not in again.stderr
+
+
+def test_an_exported_tree_works_from_the_file_system(tmp_path):
+    # Opened as file:///.../index.html, every page finds its stylesheet,
+    # its script and every page it links to, whatever base URL it was built for.
+    out = build_golden(tmp_path)
+    pages = sorted(out.rglob("*.html"))
+    assert pages
+    for page in pages:
+        tree = lxml.html.document_fromstring(page.read_text(encoding="utf-8"))
+        for link in tree.xpath("//a/@href | //link[@rel='stylesheet']/@href | //script/@src"):
+            if "://" in link:
+                continue
+            target = (page.parent / link).resolve()
+            assert target.is_file() and target.is_relative_to(out.resolve()), f"{page.relative_to(out)}: {link}"

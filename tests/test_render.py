@@ -94,7 +94,9 @@ def test_an_entry_carries_title_summary_dates_category_and_link(config, now):
     assert entry.findtext(ATOM + "published") == article.published.isoformat()
     assert entry.findtext(ATOM + "updated") == article.updated.isoformat()
     category = entry.find(ATOM + "category")
-    assert (category.get("term"), category.get("label")) == (article.category_slug, article.category)
+    # Readers that show the term show the category's name, not its slug.
+    assert (category.get("term"), category.get("label")) == (article.category, article.category)
+    assert category.get("scheme") == urls.absolute(config.site_url, "/categories/")
     expected_link = urls.absolute(config.site_url, urls.article_path(article.id))
     assert entry.find(ATOM + "link").get("href") == expected_link
     assert site.render(urls.article_path(article.id)) is not None
@@ -304,3 +306,14 @@ def test_deleted_entries_pass_the_grammar(config):
     (deleted,) = root.findall("at:deleted-entry", NS)
     assert deleted.get("ref") == gone.iri
     assert deleted.get("when") == gone.when.isoformat()
+
+
+def test_readers_show_the_category_name_and_the_rss_author(sample, small):
+    # feedparser shows what feed readers built on it show: the Atom term,
+    # and the RSS item's author.
+    for fmt in ("atom", "rss"):
+        parsed = feedparser.parse(sample.render(urls.feed_path(None, fmt)).body)
+        names = {name for name in sample.names.values()}
+        assert {entry.tags[0].term for entry in parsed.entries} <= names, fmt
+    rss = feedparser.parse(sample.render(urls.feed_path(None, "rss")).body)
+    assert {entry.author for entry in rss.entries} == {small.author_name}

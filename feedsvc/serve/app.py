@@ -185,13 +185,25 @@ def _status_line(status: int) -> str:
 
 
 def _missing(generation: Generation, path: str) -> Reply:
-    """404, or a redirect to the same page with its trailing slash. Feed
-    URLs are never redirected: some readers follow no redirects."""
+    """404, or a redirect to the page's own URL: from the page's folder
+    without its trailing slash, or from its index.html (the links pages
+    carry, so that they work from file:// too). Feed URLs are never
+    redirected: some readers follow no redirects."""
     max_age = f"public, max-age={generation.config.cache_max_age}"
-    if not path.endswith("/") and "." not in path.rsplit("/", 1)[-1] and generation.has(path + "/"):
+    page = _page_for(path)
+    if page is not None and generation.has(page):
         # A relative Location, built from the path only, never the Host header.
-        return _plain(301, b"Moved to the same address with a trailing slash.\n", max_age, [("Location", path + "/")])
+        return _plain(301, b"Moved to the page's own address.\n", max_age, [("Location", page)])
     return _plain(404, NOT_FOUND, "public, max-age=60")
+
+
+def _page_for(path: str) -> str | None:
+    """The page URL `path` may stand for: `/x` or `/x/index.html` for `/x/`."""
+    if path.endswith("/index.html"):
+        return path[: -len("index.html")]
+    if not path.endswith("/") and "." not in path.rsplit("/", 1)[-1]:
+        return path + "/"
+    return None
 
 
 def _response(reply: Reply) -> PreparedResponse:

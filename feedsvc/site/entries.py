@@ -32,6 +32,7 @@ from feedsvc.core.models import Article
 from feedsvc.site import routes as urls
 
 HTML_TYPE = "text/html"
+DC_NS = "http://purl.org/dc/elements/1.1/"
 
 # Characters XML 1.0 cannot carry. Ingest already removed them from page
 # text; this is the last line of defence for text that reached an Article
@@ -108,11 +109,13 @@ def feedgen_entry(config: Config, article: Article) -> Entry:
     entry.content(summary_html(article), type="html")  # RSS: escaped <description>
     entry.published(article.published)
     entry.updated(article.updated)
-    entry.category(term=article.category_slug, label=xml_safe(article.category))
+    # Readers show the term, so it is the category's name, as is the label.
+    name = xml_safe(article.category)
+    entry.category(term=name, scheme=categories_url(config), label=name)
     atom = entry.atom_entry()
     if article.link:
         _mark_related(atom, article_url(config, article))
-    return Entry(_serialize(atom), _serialize(entry.rss_entry()))
+    return Entry(_serialize(atom), _serialize(_with_creator(entry.rss_entry(), config)))
 
 
 def _mark_related(atom: etree._Element, own_url: str) -> None:
@@ -123,6 +126,18 @@ def _mark_related(atom: etree._Element, own_url: str) -> None:
         if link.get("href") == own_url:
             link.set("rel", "related")
             link.set("type", HTML_TYPE)
+
+
+def categories_url(config: Config) -> str:
+    """The Atom category scheme, and the RSS category domain: the site's categories."""
+    return urls.absolute(config.site_url, "/categories/")
+
+
+def _with_creator(item: etree._Element, config: Config) -> etree._Element:
+    """The item's author as dc:creator: RSS's own <author> must be an
+    e-mail address, and readers without one show a placeholder."""
+    etree.SubElement(item, f"{{{DC_NS}}}creator").text = xml_safe(config.author_name)
+    return item
 
 
 def _serialize(element: etree._Element) -> bytes:
@@ -180,7 +195,7 @@ def _values(config: Config, article: Article) -> dict[str, str] | None:
     """The escaped value of every slot, or None when feedgen's output would
     not have the usual shape."""
     title, content, label = entry_title(article), summary_html(article), xml_safe(article.category)
-    if not (title and content and label and article.category_slug and article.iri):
+    if not (title and content and label and article.iri and xml_safe(config.author_name)):
         return None
     if article.published.year < 1000 or article.updated.year < 1000:
         return None  # strftime pads such years differently on some platforms
@@ -191,9 +206,11 @@ def _values(config: Config, article: Article) -> dict[str, str] | None:
         "link": _text(url),
         "href": _attribute(url),
         "content": _text(content),
-        "term": _attribute(article.category_slug),
+        "term": _attribute(label),
+        "scheme": _attribute(categories_url(config)),
         "label": _attribute(label),
         "label_text": _text(label),
+        "creator": _text(xml_safe(config.author_name)),
         "published": article.published.isoformat(),
         "updated": article.updated.isoformat(),
         "pubdate": rfc822(article.published),
@@ -232,9 +249,11 @@ def _entry_shape() -> _EntryShape:
     entry.content("x-slot-content", type="html")
     entry.published(published)
     entry.updated(updated)
-    entry.category(term="x-slot-term", label="x-slot-label")
+    entry.category(term="x-slot-term", scheme="http://x-slot/scheme", label="x-slot-label")
     atom = _serialize(entry.atom_entry()).decode("utf-8")
-    rss = _serialize(entry.rss_entry()).decode("utf-8")
+    item = entry.rss_entry()
+    etree.SubElement(item, f"{{{DC_NS}}}creator").text = "x-slot-creator"
+    rss = _serialize(item).decode("utf-8")
     common = {
         "id": "urn:x-slot:id",
         "title": "x-slot-title",
@@ -244,6 +263,7 @@ def _entry_shape() -> _EntryShape:
         **common,
         "href": "http://x-slot/link",
         "term": "x-slot-term",
+        "scheme": "http://x-slot/scheme",
         "label": "x-slot-label",
         "published": published.isoformat(),
         "updated": updated.isoformat(),
@@ -252,6 +272,8 @@ def _entry_shape() -> _EntryShape:
         **common,
         "link": "http://x-slot/link",
         "label_text": "x-slot-label",
+        "scheme": "http://x-slot/scheme",
+        "creator": "x-slot-creator",
         "pubdate": rfc822(published),
     }
     # Every value must appear exactly once, or the cut would be wrong; a

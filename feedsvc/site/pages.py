@@ -68,10 +68,16 @@ class _SiteView:
     icon: str
     site_url: str
     zone: zoneinfo.ZoneInfo
+    page: str  # the path of the page being rendered, or one as deep
 
     def url(self, path: str) -> str:
-        """An absolute URL under the configured base URL."""
+        """An absolute URL under the configured base URL: for feeds and
+        anything a reader may paste elsewhere."""
         return routes.absolute(self.site_url, path)
+
+    def link(self, path: str) -> str:
+        """A relative link to another page or file of the site."""
+        return routes.relative(self.page, path)
 
     def local(self, moment: dt.datetime) -> dt.datetime:
         return moment.astimezone(self.zone)
@@ -89,7 +95,8 @@ class _Frame:
 
 
 @functools.lru_cache(maxsize=16)
-def _site(config: Config) -> tuple[_SiteView, _Frame]:
+def _site(config: Config, depth: int) -> tuple[_SiteView, _Frame]:
+    """The view of the settings for a page `depth` folders deep, with its frame."""
     site = _SiteView(
         title=config.site_title,
         subtitle=config.site_subtitle,
@@ -97,6 +104,7 @@ def _site(config: Config) -> tuple[_SiteView, _Frame]:
         icon=_icon_href(config.site_url, config.icon),
         site_url=config.site_url,
         zone=zoneinfo.ZoneInfo(config.timezone),
+        page="/" + "x/" * depth,
     )
     parts = _TEMPLATES.get_template("frame.html").module
     frame = _Frame(
@@ -120,7 +128,7 @@ def _icon_href(site_url: str, icon: str | None) -> str:
 def _render(config: Config, template: str, title: str | None, canonical: str, **context: object) -> bytes:
     """One page: `title` names it before the site's title (None: the site's
     own page), `canonical` is its path."""
-    site, frame = _site(config)
+    site, frame = _site(config, canonical.count("/") - 1)
     text = _TEMPLATES.get_template(template).render(
         site=site, frame=frame, title=site.title if title is None else f"{title} · {site.title}", canonical=canonical, **context
     )

@@ -118,6 +118,13 @@ def absolute(site_url: str, path: str) -> str:
     return site_url.rstrip("/") + "/" + path.lstrip("/")
 
 
+def relative(from_path: str, to_path: str) -> str:
+    """A link from the page at `from_path` to `to_path` that works on any
+    host, under any path prefix and from file://: relative, and naming a
+    folder's index.html, since file:// shows a folder as a listing."""
+    return "../" * (from_path.count("/") - 1) + file_for(to_path)
+
+
 def file_for(path: str) -> str:
     """The export file that answers `path`: folders get an index.html."""
     relative = path.lstrip("/")

@@ -10,6 +10,7 @@ from contextlib import closing
 from pathlib import Path
 
 import feedparser
+from lxml import etree
 import pytest
 
 from .harness import Server, json_items, opml_feeds, wait_for_change
@@ -109,7 +110,9 @@ def rescrape_front_page(seeds: Path) -> str:
 
 
 def category_slug(server: Server, title: str) -> str:
-    """The category slug of the entry titled `title`: the Atom term."""
+    """The category slug of the entry titled `title`: its Atom term names
+    the category, and the OPML lists that category's feed."""
     parsed = feedparser.parse(server.get("/feeds/all.atom").body)
     (entry,) = [e for e in parsed.entries if e.title == title]
-    return entry.tags[0].term
+    feeds = {outline.get("title").rpartition(": ")[2]: outline.get("xmlUrl") for outline in etree.fromstring(server.get("/feeds.opml").body).iter("outline")}
+    return feeds[entry.tags[0].term].rsplit("/", 1)[1].removesuffix(".atom")
