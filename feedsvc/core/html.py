@@ -93,7 +93,7 @@ def is_furniture(element: etree._Element) -> bool:
     return element.tag == "header" and not any(a.tag in ("article", "main") for a in element.iterancestors())
 
 
-@dataclass
+@dataclass(frozen=True)
 class Anchor:
     """A link on the page: its text and its href as written."""
 
@@ -101,7 +101,7 @@ class Anchor:
     href: str
 
 
-@dataclass
+@dataclass(frozen=True)
 class Shown:
     """The text a browser shows, and the anchors met on the way."""
 
