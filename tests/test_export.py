@@ -653,3 +653,15 @@ def test_an_exported_tree_works_from_the_file_system(tmp_path):
                 continue
             target = (page.parent / link).resolve()
             assert target.is_file() and target.is_relative_to(out.resolve()), f"{page.relative_to(out)}: {link}"
+
+
+def test_a_site_that_never_had_an_article_is_dated_by_its_first_run_not_1970(tmp_path):
+    seeds, out = tmp_path / "seeds", tmp_path / "out"
+    seeds.mkdir()
+    first = CliRunner().invoke(main, ["build", "--seeds", str(seeds), "--out", str(out), "--allow-empty"], env={"SOURCE_DATE_EPOCH": str(NOW_EPOCH)})
+    assert first.exit_code == 0, first.output
+    feed = feedparser.parse((out / "feeds" / "all.atom").read_bytes())
+    assert feed.feed.updated == "2025-10-09T08:53:20+00:00"
+    later = CliRunner().invoke(main, ["build", "--seeds", str(seeds), "--out", str(out), "--allow-empty"], env={"SOURCE_DATE_EPOCH": str(NOW_EPOCH + 86400)})
+    assert later.exit_code == 0
+    assert feedparser.parse((out / "feeds" / "all.atom").read_bytes()).feed.updated == "2025-10-09T08:53:20+00:00"

@@ -32,7 +32,7 @@ def test_ledger_is_sorted_json_lines(config: Config, now) -> None:
     assert data.endswith(b"\n")
     raw = data.decode("utf-8").splitlines()
     entries = [json.loads(line) for line in raw]
-    assert entries[0] == {"feedsvc_ledger": ledger_file.VERSION, "site_key": config.site_key}
+    assert entries[0] == {"feedsvc_ledger": ledger_file.VERSION, "site_key": config.site_key, "created": ledger_file.stamp(now)}
     # One object per line, keys sorted, compact, non-ASCII kept readable.
     for line, entry in zip(raw, entries):
         assert line == json.dumps(entry, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
@@ -133,11 +133,11 @@ CORRUPTIONS = {
     "truncated": (lambda data: data[: len(data) - 40], "line {last}"),
     "garbage line": (lambda data: data.replace(b"\n", b"\nnot json\n", 1), "line 2"),
     "blank line": (lambda data: data.replace(b"\n", b"\n\n", 1), "line 2"),
-    "unknown version": (lambda data: data.replace(b'{"feedsvc_ledger":1,', b'{"feedsvc_ledger":2,', 1), "line 1"),
+    "unknown version": (lambda data: data.replace(b'"feedsvc_ledger":1', b'"feedsvc_ledger":2', 1), "line 1"),
     "no header": (lambda data: data.split(b"\n", 1)[1], "line 1"),
     "unknown kind": (lambda data: data.replace(b'"kind":"page"', b'"kind":"pager"', 1), "line 2"),
     "missing field": (lambda data: data.replace(b'"first_seen":"2025-10-09T08:53:20Z",', b"", 1), "line 2"),
-    "naive timestamp": (lambda data: data.replace(b'08:53:20Z"', b'08:53:20"', 1), "line 2"),
+    "naive timestamp": (lambda data: data.replace(b'08:53:20Z"', b'08:53:20"', 2).replace(b'08:53:20"', b'08:53:20Z"', 1), "line 2"),
     "not an object": (lambda data: data + b"[1, 2]\n", "line {last}"),
     "invalid utf-8": (lambda data: data.replace(b"Logistics", b"Logistics\xff", 1), "line"),
 }

@@ -123,6 +123,8 @@ class Ledger:
     splits: tuple[Split, ...] = ()
     # The site_key that minted the ids (None in ledgers older than the record of it).
     site_key: str | None = None
+    # The first run that wrote the ledger: the time of a site with no change yet.
+    created: dt.datetime | None = None
     # id -> (record, its line) for the records as read from the file: the
     # line is written back unchanged while the record is the same object.
     lines: dict[str, tuple[Record, bytes | memoryview]] = field(default_factory=dict, compare=False, repr=False)

@@ -24,8 +24,9 @@ the division of each feed out; no I/O, no clock.
 - A document's `updated` (RSS lastBuildDate, HTTP Last-Modified) is the
   newest change of the entries in it (the moment each was first seen, or
   edited), or the `when` of a deleted-entry in it; never the clock. A
-  document with neither takes the newest change of the whole site (1970
-  when there is none), so the same data always gives the same bytes.
+  document with neither takes the newest change of the whole site, and a
+  site with none the time of the first run that recorded its ledger, so
+  the same data always gives the same bytes.
   A page may date an article in the future; that date is its publication
   date, not a change, so it never pushes a feed's timestamp ahead of the
   moments things really happened (see `recorded_change`).
@@ -101,9 +102,10 @@ def by_feed(articles: list[Article], slugs: list[str]) -> dict[str | None, list[
     return recorded
 
 
-def site_updated(articles: list[Article], withdrawals: list[Withdrawal]) -> dt.datetime:
-    """The newest change of the whole site."""
-    return max([*map(recorded_change, articles), *(w.when for w in withdrawals)], default=EPOCH)
+def site_updated(articles: list[Article], withdrawals: list[Withdrawal], created: dt.datetime | None = None) -> dt.datetime:
+    """The newest change of the whole site; with none, the first run that
+    recorded it (`created`), and 1970 only for a site never recorded."""
+    return max([*map(recorded_change, articles), *(w.when for w in withdrawals)], default=created or EPOCH)
 
 
 def divide(

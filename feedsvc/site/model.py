@@ -70,6 +70,7 @@ class Site:
         categories: dict[str, str],
         kept_entries: int | None = None,
         departures: dict[str, dt.datetime] | None = None,
+        created: dt.datetime | None = None,
     ) -> None:
         self.config = config
         # slug -> the latest moment an article moved out of that category
@@ -80,7 +81,7 @@ class Site:
         self.names = {slug: name for name, slug in self.categories.items()}
         self.by_id = {article.id: article for article in self.articles}
         self._recorded = publish.by_feed(self.articles, list(self.names))
-        self.updated = publish.site_updated(self.articles, self.withdrawals)
+        self.updated = publish.site_updated(self.articles, self.withdrawals, created)
         self.article_count = len(self.articles)
         self._limits = publish.Limits(config.feed_size, config.archive_size, config.edit_window_days)
         self._namespace = site_namespace(config.site_key)
@@ -98,6 +99,7 @@ class Site:
             result.ledger.categories,
             kept_entries,
             result.departures(),
+            result.ledger.created,
         )
 
     # The URL map

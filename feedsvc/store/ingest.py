@@ -129,9 +129,11 @@ def _transact(
             again, _ = _parse(config, pages, [], changed, now)
             merged = _merge(config, again, changed, now)
             update = Update(merged.ledger, update.new + merged.new, update.changed + merged.changed)
-    if update.ledger.site_key != config.site_key:
-        # Recorded once, so that a later change of the key is caught.
-        update = Update(replace(update.ledger, site_key=config.site_key), update.new, update.changed)
+    if update.ledger.site_key != config.site_key or update.ledger.created is None:
+        # Recorded once: the key, so that a later change of it is caught, and
+        # the first run, the time of a site that has not changed yet.
+        stamped = replace(update.ledger, site_key=config.site_key, created=update.ledger.created or now)
+        update = Update(stamped, update.new, update.changed)
     return Ingest(
         ledger=update.ledger,
         problems=tuple(found),

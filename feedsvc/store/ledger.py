@@ -75,6 +75,8 @@ def dump(ledger: Ledger) -> bytes:
     header: dict = {"feedsvc_ledger": VERSION}
     if ledger.site_key is not None:
         header["site_key"] = ledger.site_key
+    if ledger.created is not None:
+        header["created"] = stamp(ledger.created)
     lines = [header]
     lines += [
         {"kind": "page", "name": name, "sha256": sha, "first_seen": stamp(seen)}
@@ -145,7 +147,7 @@ def parse(data: bytes, source: str) -> Ledger:
     splits: list[Split] = []
     lines: dict[str, tuple[Record, memoryview]] = {}
     record_lines: dict[str, int] = {}
-    site_key = None
+    site_key = created = None
     number = 0
     for number, raw in enumerate(_lines(data), start=1):
         try:
@@ -155,6 +157,7 @@ def parse(data: bytes, source: str) -> Ledger:
             if number == 1:
                 _check_header(line)
                 site_key = line.get("site_key")
+                created = _time(line["created"]) if "created" in line else None
                 continue
             kind = line["kind"]
             if kind == "article":
@@ -187,7 +190,7 @@ def parse(data: bytes, source: str) -> Ledger:
                 f"{source}: line {record_lines[record.id]}: article {record.id} names category {record.category!r}, "
                 "which has no slug line; restore it from version control, the file was left untouched"
             )
-    return Ledger(pages=pages, records=records, categories=categories, aliases=aliases, splits=tuple(splits), site_key=site_key, lines=lines)
+    return Ledger(pages=pages, records=records, categories=categories, aliases=aliases, splits=tuple(splits), site_key=site_key, created=created, lines=lines)
 
 
 def _lines(data: bytes) -> Iterator[memoryview]:
