@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
+from feedsvc.config_html import html_settings
 from feedsvc.core import junk
-from feedsvc.core.models import CategoryRule
+from feedsvc.core.models import CategoryRule, HtmlSettings
 from feedsvc.errors import ConfigError
 
 CONFIG_NAME = "feedsvc.toml"
@@ -53,6 +54,7 @@ class Config:
     websub_hub: str | None = None
     read_only: bool = False
     workers: int = 2
+    html: HtmlSettings | None = None  # the [html] table; None: HTML pages are skipped
 
     @property
     def ledger_path(self) -> Path:
@@ -71,7 +73,7 @@ class Config:
 # Settings that never reach the published bytes; leaving them out keeps
 # fingerprints and build digests the same between a local run and CI.
 # (error_page_titles decides what is ingested, which the ledger records.)
-RUNTIME_SETTINGS = frozenset({"seeds", "ledger", "read_only", "workers", "cache_max_age", "error_page_titles"})
+RUNTIME_SETTINGS = frozenset({"seeds", "ledger", "read_only", "workers", "cache_max_age", "error_page_titles", "html"})
 
 
 def published_settings(config: Config) -> list[tuple[str, object]]:
@@ -84,8 +86,9 @@ _INTS = {name for name, f in _FIELDS.items() if f.type == "int"}
 _BOOLS = {name for name, f in _FIELDS.items() if f.type == "bool"}
 _PATHS = {"seeds", "ledger"}
 _PATTERN_LISTS = {"error_page_titles"}
-# The settings feedsvc.toml may hold ([[categories]] fills category_rules).
-FILE_SETTINGS = set(_FIELDS) - {"category_rules"}
+# The settings feedsvc.toml may hold ([[categories]] fills category_rules,
+# the [html] table html).
+FILE_SETTINGS = set(_FIELDS) - {"category_rules", "html"}
 
 
 def load_config(
@@ -127,10 +130,13 @@ def _read_file(path: Path) -> dict[str, object]:
         raise ConfigError(f"{path}: site must be a table ([site]), not {type(site).__name__}")
     _check_keys(path, site, FILE_SETTINGS, "[site]")
     rules = data.pop("categories", None)
-    _check_keys(path, data, FILE_SETTINGS | {"site", "categories"}, "the top level")
+    html = data.pop("html", None)
+    _check_keys(path, data, FILE_SETTINGS | {"site", "categories", "html"}, "the top level")
     data.update(site)
     if rules is not None:
         data["category_rules"] = _rules(path, rules)
+    if html is not None:
+        data["html"] = html_settings(path, html)
     return data
 
 
@@ -161,7 +167,7 @@ def _rules(path: Path, rules: object) -> tuple[CategoryRule, ...]:
 def _read_environ(environ: Mapping[str, str]) -> dict[str, object]:
     values: dict[str, object] = {}
     for name in _FIELDS:
-        if name in {"seeds", "category_rules"}:
+        if name in {"seeds", "category_rules", "html"}:
             continue
         raw = environ.get("FEEDSVC_" + name.upper())
         if raw is not None and raw != "":

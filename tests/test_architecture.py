@@ -64,7 +64,8 @@ def test_each_stage_imports_only_the_stages_it_may(stage: str) -> None:
 
 def test_core_does_no_io_and_reads_no_clock() -> None:
     for path in modules("core"):
-        io = sorted(name for name in imported(path) if within(name, IO_MODULES))
+        # urllib.parse only splits and joins strings (core/links.py); the rest of urllib fetches.
+        io = sorted(name for name in imported(path) if within(name, IO_MODULES) and not within(name, {"urllib.parse"}))
         assert not io, f"{path.relative_to(PACKAGE)} imports {io}"
         tree = ast.parse(path.read_text(encoding="utf-8"))
         calls = sorted(

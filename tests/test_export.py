@@ -612,7 +612,7 @@ def test_nginx_with_the_documented_config_serves_the_apps_bytes_and_content_type
 def test_a_build_with_no_article_at_all_is_refused_unless_allowed(tmp_path):
     seeds, out = tmp_path / "seeds", tmp_path / "out"
     seeds.mkdir()
-    (seeds / "saved-as.html").write_text("<html><body>A page saved in the wrong format</body></html>")
+    (seeds / "saved-as.pdf").write_text("%PDF-1.4 A page saved in the wrong format")
     refused = CliRunner().invoke(main, ["build", "--seeds", str(seeds), "--out", str(out)], env={"SOURCE_DATE_EPOCH": str(NOW_EPOCH)})
     assert refused.exit_code == 1
     assert str(seeds) in refused.output and "*.txt" in refused.output and "--allow-empty" in refused.output

@@ -102,6 +102,7 @@ def article_json(article: Article) -> dict:
         "date_source": article.date_source,
         "page_date": article.page_date.isoformat() if article.page_date else None,
         "pages": list(article.pages),
+        "link": article.link,
     }
 
 

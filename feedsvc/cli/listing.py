@@ -8,11 +8,14 @@ from pathlib import Path
 
 import click
 import orjson
+from click.core import ParameterSource
 
 from feedsvc.store import ledger as ledger_file
 from feedsvc.config import Config
 from feedsvc.store.ingest import Ingest
 from feedsvc.cli import main
+from feedsvc.preview import describe
+from feedsvc.preview import preview as page_preview
 from feedsvc.cli.common import article_json, command_time, configure, run_ingest, seeds_options
 
 
@@ -67,16 +70,33 @@ def _marks(result: Ingest, config: Config) -> list[dict]:
 
 
 @main.command("preview")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False), required=False)
 @seeds_options
-def preview_command(seeds: Path, ledger: Path | None) -> None:
-    """Show what the seeds folder would add or change, recording nothing.
+@click.pass_context
+def preview_command(context: click.Context, file: Path | None, seeds: Path, ledger: Path | None) -> None:
+    """Show what the seeds folder, or one page FILE, would yield, recording nothing.
 
-    Lists each article the next run would add (+), change (~) or withdraw
-    (-), with the date and category it would settle, and every warning
-    about the pages. The ledger is not written, so nothing is settled yet:
-    fix a category rule and preview again."""
-    config = configure(seeds, ledger)
-    print_changes(config, command_time(), "feedsvc preview")
+    Without FILE: each article the next run would add (+), change (~) or
+    withdraw (-), with the date and category it would settle, and every
+    warning about the pages. The ledger is not written, so nothing is
+    settled yet: fix a category rule and preview again.
+
+    With FILE (a .txt or .html page, anywhere): each card's title, date,
+    category, link and first words, and the page's warnings, read with the
+    settings of --seeds/FEEDSVC_SEEDS, else of the file's own folder. Use
+    it to try [html] selectors before a page goes live."""
+    if file is None:
+        config = configure(seeds, ledger)
+        print_changes(config, command_time(), "feedsvc preview")
+        return
+    given = context.get_parameter_source("seeds") in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
+    config = configure(seeds if given else file.parent, None)
+    items, problems = page_preview(config, file, command_time())
+    for problem in problems:
+        click.echo(f"feedsvc: warning: {file.parent / str(problem)}", err=True)
+    for item in items:
+        click.echo("\n".join(describe(item, config.zone)))
+    click.echo(f"feedsvc preview: {len(items)} article(s), {len(problems)} warning(s)", err=True)
 
 
 def print_changes(config: Config, now: dt.datetime, command: str) -> None:

@@ -76,7 +76,7 @@ def init_command(folder: Path) -> None:
         click.echo(f"feedsvc: {LEDGER_NAME} already holds articles: site_key is set to {key!r}, the key that minted their ids", err=True)
     click.echo(
         "Next:\n"
-        f"  1. put your listing pages (*.txt) into {folder}/\n"
+        f"  1. put your listing pages (*.txt; *.html with an [html] table) into {folder}/\n"
         f"  2. feedsvc serve --seeds {folder}          # look at the site on http://127.0.0.1:8000/\n"
         f"  3. feedsvc build --seeds {folder} --out site --base-url https://example.org/news/"
     )

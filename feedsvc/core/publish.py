@@ -82,9 +82,9 @@ def recorded_change(article: Article) -> dt.datetime:
     that date, so a later article could not advance the feed, and
     Last-Modified would lie ahead of the clock.
     """
-    if article.updated > article.published:
-        return max(article.first_seen, article.updated)
-    return article.first_seen
+    changed = max(article.first_seen, article.updated) if article.updated > article.published else article.first_seen
+    # A link that appeared or changed changes the entry's bytes, not its `updated`.
+    return max(changed, article.link_seen) if article.link_seen else changed
 
 
 def display_order(articles: list[Article]) -> list[Article]:

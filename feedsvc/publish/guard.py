@@ -41,7 +41,7 @@ def emptiness(result: Ingest, seeds: Path) -> str | None:
         return None
     return (
         f"there is no article to publish: no page in {seeds} holds an article card, and the ledger holds none "
-        f"(pages are *.txt files directly in that folder, {result.pages_read} found); "
+        f"(pages are *.txt, *.html and *.htm files directly in that folder, {result.pages_read} found); "
         "pass --allow-empty to publish an empty site"
     )
 

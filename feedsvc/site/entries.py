@@ -100,14 +100,32 @@ def feedgen_entry(config: Config, article: Article) -> Entry:
     entry = FeedEntry()
     entry.id(article.iri)  # also the RSS guid, isPermaLink="false"
     entry.title(entry_title(article))
-    entry.link(href=article_url(config, article), rel="alternate", type=HTML_TYPE)
+    if article.link:
+        # A subscriber opens the original article; feedsvc's own page is related.
+        entry.link(href=article.link, rel="alternate")  # also the RSS <link>
+        entry.link(href=article_url(config, article), rel="related", type=HTML_TYPE)
+    else:
+        entry.link(href=article_url(config, article), rel="alternate", type=HTML_TYPE)
     entry.content(summary_html(article), type="html")  # RSS: escaped <description>
     entry.published(article.published)
     entry.updated(article.updated)
     # Readers show the term, so it is the category's name, as is the label.
     name = xml_safe(article.category)
     entry.category(term=name, scheme=categories_url(config), label=name)
-    return Entry(_serialize(entry.atom_entry()), _serialize(_with_creator(entry.rss_entry(), config)))
+    atom = entry.atom_entry()
+    if article.link:
+        _mark_related(atom, article_url(config, article))
+    return Entry(_serialize(atom), _serialize(_with_creator(entry.rss_entry(), config)))
+
+
+def _mark_related(atom: etree._Element, own_url: str) -> None:
+    """feedgen drops the rel and type of entry links (and reads a link
+    without rel as alternate), so the link to feedsvc's own page is marked
+    here; two alternate links of one type would be invalid Atom."""
+    for link in atom.iter("link", "{http://www.w3.org/2005/Atom}link"):
+        if link.get("href") == own_url:
+            link.set("rel", "related")
+            link.set("type", HTML_TYPE)
 
 
 def categories_url(config: Config) -> str:
@@ -137,8 +155,8 @@ def render_entry(config: Config, article: Article) -> Entry:
     check on hostile text. Anything the shape cannot hold (an empty title
     or summary, where feedgen leaves elements out or empty) goes to feedgen.
     """
-    values = _values(config, article)
-    if values is None:
+    values = _values(config, article) if article.link is None else None
+    if values is None:  # the shape holds one link; articles with a source have two
         return feedgen_entry(config, article)
     shape = _entry_shape()
     return Entry(shape.atom.fill(values), shape.rss.fill(values))
@@ -267,9 +285,9 @@ def _entry_shape() -> _EntryShape:
 
 
 def json_item(config: Config, article: Article) -> dict:
-    return {
+    item = {
         "id": article.iri,
-        "url": article_url(config, article),
+        "url": article.link or article_url(config, article),
         "title": entry_title(article),
         "content_html": summary_html(article),
         "content_text": summary_text(article),
@@ -277,4 +295,7 @@ def json_item(config: Config, article: Article) -> dict:
         "date_modified": rfc3339(article.updated),
         "tags": [xml_safe(article.category)],
     }
+    if article.link:  # JSON Feed has no related link: feedsvc's page goes in an extension
+        item["_feedsvc"] = {"article_page": article_url(config, article)}
+    return item
 

@@ -14,8 +14,9 @@ from feedsvc.errors import ConfigError
 from feedsvc.core.junk import is_error_page
 from feedsvc.core.merge import ParsedPage, Site, Update, articles, departures, normalize, withdrawals
 from feedsvc.core.models import Article, Ledger, Page, Problem, Withdrawal
-from feedsvc.core.parse import Limits, parse_page
+from feedsvc.core.parse import Limits
 from feedsvc.store import ledger as ledger_file
+from feedsvc.store.reading import read_cards
 from feedsvc.store.seeds import PageFile, list_pages, read_page
 
 # An operator's mark: the ledger after the pages were merged -> the ledger to save.
@@ -119,13 +120,13 @@ def _transact(
     _check_site_key(config, current)
     found = list(problems)
     new_pages = [page for page in pages if (page.name, page.sha256) not in current.pages]
-    parsed, cardless = _parse(config, pages if reprocess and change is None else new_pages, found)
+    parsed, cardless = _parse(config, pages if reprocess and change is None else new_pages, found, current, now)
     update = _merge(config, parsed, current, now)
     if change is not None:
         changed = change(update.ledger)
         update = Update(changed, update.new, update.changed)
         if reprocess:  # the mark changes how cards resolve: sort every page out anew
-            again, _ = _parse(config, pages, [])
+            again, _ = _parse(config, pages, [], changed, now)
             merged = _merge(config, again, changed, now)
             update = Update(merged.ledger, update.new + merged.new, update.changed + merged.changed)
     if update.ledger.site_key != config.site_key or update.ledger.created is None:
@@ -161,16 +162,20 @@ def _check_site_key(config: Config, ledger: Ledger) -> None:
     )
 
 
-def _parse(config: Config, pages: list[Page], problems: list[Problem]) -> tuple[list[ParsedPage], int]:
-    """The pages' cards; the second value counts pages without any."""
+def _parse(
+    config: Config, pages: list[Page], problems: list[Problem], current: Ledger, now: dt.datetime
+) -> tuple[list[ParsedPage], int]:
+    """The pages' cards; the second value counts pages without any. A page
+    is read as of when its bytes were first seen (dates without a year)."""
     limits = Limits(config.max_title_chars, config.max_cards_per_page)
     parsed, cardless = [], 0
     for page in pages:
-        items, found = parse_page(page.text, page.name, page.number, limits)
+        items, found = read_cards(page, config, current.pages.get((page.name, page.sha256), now), limits)
         problems.extend(found)
         if not items:
             cardless += 1
-            problems.append(Problem(page.name, "skipped: no article card found on the page"))
+            if not any(p.message.startswith("skipped") for p in found):
+                problems.append(Problem(page.name, "skipped: no article card found on the page"))
         elif is_error_page((item.title for item in items), config.error_page_titles):
             cardless += 1
             title = items[0].title

@@ -131,6 +131,9 @@ def _record_line(r: Record) -> dict:
         "withdrawn": stamp(r.withdrawn) if r.withdrawn else None,
         "note": r.note,
     }
+    if r.link is not None:  # absent, not null: ledgers without links keep their bytes
+        line["link"] = r.link
+        line["link_seen"] = stamp(r.link_seen) if r.link_seen else None
     if r.departures:
         line["departures"] = [[category, stamp(when)] for category, when in r.departures]
     return line
@@ -237,6 +240,8 @@ def _record(line: dict) -> Record:
         withdrawn=_time(line["withdrawn"]) if line["withdrawn"] else None,
         note=line.get("note"),
         departures=tuple((category, _time(when)) for category, when in line.get("departures", ())),
+        link=line.get("link"),
+        link_seen=_time(line["link_seen"]) if line.get("link_seen") else None,
     )
 
 
