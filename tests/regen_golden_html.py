@@ -23,10 +23,9 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from feedsvc.cli import main
+from regen_golden import EPOCH, WARNING, write_if_changed
 
 HTML_PAGES = Path(__file__).resolve().parent / "html_pages"
-EPOCH = 1_760_000_000  # 2025-10-09T08:53:20Z
-WARNING = "feedsvc: warning: "
 
 
 def golden_sites() -> list[Path]:
@@ -60,11 +59,7 @@ def regenerate(names: list[str]) -> int:
     for site in sites:
         with tempfile.TemporaryDirectory() as workdir:
             text = render(run_site(site, Path(workdir)))
-        target = site / "expected.json"
-        old = target.read_text(encoding="utf-8") if target.exists() else None
-        if old != text:
-            target.write_text(text, encoding="utf-8")
-            print(f"{'updated' if old else 'created'} {target.relative_to(HTML_PAGES.parent.parent)}")
+        write_if_changed(site / "expected.json", text)
     return 0
 
 
