@@ -14,8 +14,8 @@ from feedsvc.store import ledger as ledger_file
 from feedsvc.config import Config
 from feedsvc.store.ingest import Ingest
 from feedsvc.cli import main
-from feedsvc.preview import describe
-from feedsvc.preview import preview as page_preview
+from feedsvc.store.preview import describe
+from feedsvc.store.preview import preview as page_preview
 from feedsvc.cli.common import article_json, command_time, configure, run_ingest, seeds_options
 
 
