@@ -698,3 +698,22 @@ def test_a_build_without_its_bookkeeping_still_writes_the_right_tree(seeds, tmp_
     assert again.exit_code == 0, again.output
     assert summary_counts(again)["files written"] == 0
     assert snapshot(out) == before
+
+
+def test_diff_lists_what_operator_commands_changed_since_the_last_build(seeds, tmp_path):
+    out = tmp_path / "out"
+    environ = {"SOURCE_DATE_EPOCH": str(NOW_EPOCH)}
+    assert build(seeds, out).exit_code == 0
+    listed = json.loads(CliRunner().invoke(main, ["articles", "--json", "--seeds", str(seeds)], env=environ).stdout)
+    victim = listed[1]
+    taken = CliRunner().invoke(main, ["takedown", victim["id"], "--seeds", str(seeds)], env=environ)
+    assert taken.exit_code == 0, taken.output
+    write_page(seeds, "010_new.txt", new_cards("Diffed", 1, "Customs"))
+    diff = CliRunner().invoke(main, ["build", "--diff", "--seeds", str(seeds), "--out", str(out)], env=environ)
+    assert diff.exit_code == 0, diff.output
+    lines = diff.stdout.splitlines()
+    assert f"- {victim['id']}" in "\n".join(lines), lines
+    assert [line for line in lines if line.startswith("+ ")] and "1 to add, 0 to change, 1 to withdraw" in diff.stderr
+    assert build(seeds, out).exit_code == 0
+    again = CliRunner().invoke(main, ["build", "--diff", "--seeds", str(seeds), "--out", str(out)], env=environ)
+    assert "0 to add, 0 to change, 0 to withdraw" in again.stderr

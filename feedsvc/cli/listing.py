@@ -99,16 +99,18 @@ def preview_command(context: click.Context, file: Path | None, seeds: Path, ledg
     click.echo(f"feedsvc preview: {len(items)} article(s), {len(problems)} warning(s)", err=True)
 
 
-def print_changes(config: Config, now: dt.datetime, command: str) -> None:
-    """The articles a run would add (+), change (~) or withdraw (-), and
-    whether the publish guard would refuse it."""
+def print_changes(config: Config, now: dt.datetime, command: str, out: Path | None = None) -> None:
+    """The articles a run would add (+), change (~) or withdraw (-): since
+    the last build into `out` when there is one. And whether the publish
+    guard would refuse the run."""
     from feedsvc.publish.diff import article_changes
     from feedsvc.publish.guard import refusal
+    from feedsvc.publish.manifest import state_folder
 
     result = run_ingest(config, now, write=False)
-    changes = article_changes(config, result)
+    changes = article_changes(config, result, state_folder(config, out) if out is not None else None)
     for mark, article in changes:
-        click.echo(f"{mark} {article.id}  {ledger_file.stamp(article.published)[:10]}  {article.category[:20]:<20}  {article.title}")
+        click.echo(f"{mark} {article.id}  {article.published[:10]}  {article.category[:20]:<20}  {article.title}")
     counts = {mark: sum(1 for m, _ in changes if m == mark) for mark in "+~-"}
     click.echo(f"{command}: {counts['+']} to add, {counts['~']} to change, {counts['-']} to withdraw", err=True)
     reason = refusal(result, config.max_new_articles)

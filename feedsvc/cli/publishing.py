@@ -53,7 +53,7 @@ def build_command(
     started = time.perf_counter()
     try:
         if show_diff:
-            print_changes(config, now, "feedsvc build --diff")
+            print_changes(config, now, "feedsvc build --diff", out)
             if not check_only:
                 return
         with contextlib.ExitStack() as stack:

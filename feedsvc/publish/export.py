@@ -17,6 +17,7 @@ from filelock import FileLock
 
 from feedsvc.config import Config, published_settings
 from feedsvc.errors import FeedsvcError
+from feedsvc.publish.diff import record_published
 from feedsvc.publish.guard import emptiness, guard, refusal
 from feedsvc.publish.inputs import inputs_digest, ledger_digest, pages_digest, renderer_digest
 from feedsvc.publish.manifest import (
@@ -311,6 +312,7 @@ def build(
     outcome = export(site, out, state, renderer, inputs_digest(pages, ledger), summary, apply, meter)
     if apply:
         stamps.save()
+        record_published(state, site.articles)
     return Build(
         pages_read=result.pages_read,
         pages_skipped=result.pages_skipped,
