@@ -4,15 +4,19 @@
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
+import difflib
+import json
 import os
+import re
 import tomllib
 import zoneinfo
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
-from feedsvc.core.models import CategoryRule
+from feedsvc.config_html import html_settings
+from feedsvc.core import junk
+from feedsvc.core.models import CategoryRule, HtmlSettings
 from feedsvc.errors import ConfigError
 
 CONFIG_NAME = "feedsvc.toml"
@@ -44,11 +48,13 @@ class Config:
     max_title_chars: int = 300
     max_cards_per_page: int = 10_000
     max_new_articles: int = 500
+    # A page whose every card title matches one of these is skipped.
+    error_page_titles: tuple[str, ...] = junk.DEFAULT_PATTERNS
     cache_max_age: int = 300
     websub_hub: str | None = None
     read_only: bool = False
     workers: int = 2
-    extra: Mapping[str, object] = field(default_factory=dict)
+    html: HtmlSettings | None = None  # the [html] table; None: HTML pages are skipped
 
     @property
     def ledger_path(self) -> Path:
@@ -64,20 +70,38 @@ class Config:
         return self.base_url.rstrip("/") + "/"
 
 
+# Settings that never reach the published bytes; leaving them out keeps
+# fingerprints and build digests the same between a local run and CI.
+# (error_page_titles decides what is ingested, which the ledger records.)
+RUNTIME_SETTINGS = frozenset({"seeds", "ledger", "read_only", "workers", "cache_max_age", "error_page_titles", "html"})
+
+
+def published_settings(config: Config) -> list[tuple[str, object]]:
+    """The settings that can change what is published, by name."""
+    return sorted((f.name, getattr(config, f.name)) for f in dataclasses.fields(config) if f.name not in RUNTIME_SETTINGS)
+
+
 _FIELDS = {f.name: f for f in dataclasses.fields(Config)}
 _INTS = {name for name, f in _FIELDS.items() if f.type == "int"}
 _BOOLS = {name for name, f in _FIELDS.items() if f.type == "bool"}
 _PATHS = {"seeds", "ledger"}
+_PATTERN_LISTS = {"error_page_titles"}
+# The settings feedsvc.toml may hold ([[categories]] fills category_rules,
+# the [html] table html).
+FILE_SETTINGS = set(_FIELDS) - {"category_rules", "html"}
 
 
 def load_config(
     seeds: Path | str | None = None,
     ledger: Path | str | None = None,
     environ: Mapping[str, str] | None = None,
+    default_base_url: str | None = None,
     **overrides: object,
 ) -> Config:
     """Build the settings for one run. Explicit arguments (from the command
-    line) win over the environment, which wins over the file."""
+    line) win over the environment, which wins over the file.
+    `default_base_url` replaces the built-in base URL when none is set (the
+    server passes the address it listens on)."""
     environ = os.environ if environ is None else environ
     values: dict[str, object] = {}
     seeds_dir = Path(seeds or environ.get("FEEDSVC_SEEDS") or "seeds")
@@ -87,6 +111,8 @@ def load_config(
     if ledger:
         values["ledger"] = ledger
     values.update({k: v for k, v in overrides.items() if v is not None})
+    if default_base_url is not None:
+        values.setdefault("base_url", default_base_url)
     return _build(values)
 
 
@@ -100,15 +126,27 @@ def _read_file(path: Path) -> dict[str, object]:
         raise ConfigError(f"{path}: cannot read the configuration: {error}") from None
     data = dict(data)
     site = data.pop("site", {})
-    if isinstance(site, dict):
-        data.update(site)
+    if not isinstance(site, dict):
+        raise ConfigError(f"{path}: site must be a table ([site]), not {type(site).__name__}")
+    _check_keys(path, site, FILE_SETTINGS, "[site]")
     rules = data.pop("categories", None)
+    html = data.pop("html", None)
+    _check_keys(path, data, FILE_SETTINGS | {"site", "categories", "html"}, "the top level")
+    data.update(site)
     if rules is not None:
         data["category_rules"] = _rules(path, rules)
-    unknown = sorted(set(data) - set(_FIELDS))
-    if unknown:
-        raise ConfigError(f"{path}: unknown setting(s) {', '.join(unknown)}; see README 'Configuration'")
+    if html is not None:
+        data["html"] = html_settings(path, html)
     return data
+
+
+def _check_keys(path: Path, table: dict, known: set[str], where: str) -> None:
+    """An unknown key is an error naming the closest known one: a typo
+    would otherwise be ignored without a word."""
+    for key in sorted(set(table) - known):
+        close = difflib.get_close_matches(key, sorted(known), n=1)
+        hint = f'; did you mean "{close[0]}"?' if close else f"; known keys: {', '.join(sorted(known))}"
+        raise ConfigError(f"{path}: unknown setting \"{key}\" in {where}{hint} (docs/settings.md lists every setting)")
 
 
 def _rules(path: Path, rules: object) -> tuple[CategoryRule, ...]:
@@ -118,6 +156,7 @@ def _rules(path: Path, rules: object) -> tuple[CategoryRule, ...]:
     for rule in rules:
         if not isinstance(rule, dict) or not isinstance(rule.get("category"), str):
             raise ConfigError(f"{path}: every [[categories]] entry needs a category name")
+        _check_keys(path, rule, {"category", "keywords"}, f"the [[categories]] rule for {rule['category']!r}")
         keywords = rule.get("keywords", [])
         if not isinstance(keywords, list) or not all(isinstance(k, str) for k in keywords):
             raise ConfigError(f"{path}: keywords of {rule['category']!r} must be a list of strings")
@@ -128,7 +167,7 @@ def _rules(path: Path, rules: object) -> tuple[CategoryRule, ...]:
 def _read_environ(environ: Mapping[str, str]) -> dict[str, object]:
     values: dict[str, object] = {}
     for name in _FIELDS:
-        if name in {"seeds", "extra", "category_rules"}:
+        if name in {"seeds", "category_rules", "html"}:
             continue
         raw = environ.get("FEEDSVC_" + name.upper())
         if raw is not None and raw != "":
@@ -145,6 +184,8 @@ def _build(values: dict[str, object]) -> Config:
             converted[name] = _as_bool(name, value)
         elif name in _PATHS:
             converted[name] = Path(str(value))
+        elif name in _PATTERN_LISTS:
+            converted[name] = _as_patterns(name, value)
         else:
             converted[name] = value
     config = Config(**converted)
@@ -155,6 +196,24 @@ def _build(values: dict[str, object]) -> Config:
     if not config.base_url.startswith(("http://", "https://")):
         raise ConfigError(f"base_url {config.base_url!r} must be an absolute http(s) URL")
     return config
+
+
+def _as_patterns(name: str, value: object) -> tuple[str, ...]:
+    """A list of regular expressions: a TOML array, or in the environment a
+    JSON array of strings."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise ConfigError(f'FEEDSVC_{name.upper()} must be a JSON list of patterns, such as ["403 forbidden"]') from None
+    if not isinstance(value, (list, tuple)) or not all(isinstance(item, str) for item in value):
+        raise ConfigError(f"{name} must be a list of patterns (strings)")
+    for pattern in value:
+        try:
+            re.compile(pattern)
+        except re.error as error:
+            raise ConfigError(f"{name}: {pattern!r} is not a valid regular expression ({error})") from None
+    return tuple(value)
 
 
 def _as_int(name: str, value: object) -> int:

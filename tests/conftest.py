@@ -4,6 +4,9 @@ and a fixed clock, so no test writes into the repository or reads the time."""
 from __future__ import annotations
 
 import datetime as dt
+import os
+import random
+import secrets
 import shutil
 from pathlib import Path
 
@@ -44,3 +47,22 @@ def now() -> dt.datetime:
 def config(seeds: Path) -> Config:
     """The sample site's settings, ignoring any FEEDSVC_* in the environment."""
     return load_config(seeds, environ={})
+
+
+@pytest.fixture
+def rng(request: pytest.FixtureRequest) -> random.Random:
+    """A random source for tests that pick moments or inputs at random. Its
+    seed is FEEDSVC_TEST_SEED when set, else a fresh one; a failing test
+    prints it, so the run can be replayed."""
+    seed = int(os.environ.get("FEEDSVC_TEST_SEED") or secrets.randbits(32))
+    request.node.user_properties.append(("random seed", seed))
+    return random.Random(seed)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    outcome = yield
+    report = outcome.get_result()
+    seeds = [value for name, value in item.user_properties if name == "random seed"]
+    if report.failed and seeds:
+        report.sections.append(("random seed", f"replay with FEEDSVC_TEST_SEED={seeds[0]}"))

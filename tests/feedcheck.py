@@ -10,12 +10,14 @@ import email.utils
 import functools
 import json
 import re
-from pathlib import Path
+from importlib import resources
 
 import feedparser
 from lxml import etree
 
-GRAMMAR = Path(__file__).resolve().parent / "data" / "atom.rng"
+# The RFC 4287 grammar the package ships (feedsvc/publish/atom.rng): the
+# checker here is independent of feedsvc check, but the grammar is shared.
+GRAMMAR = resources.files("feedsvc.publish").joinpath("atom.rng")
 ATOM = "{http://www.w3.org/2005/Atom}"
 HISTORY = "{http://purl.org/syndication/history/1.0}"
 TOMBSTONES = "{http://purl.org/atompub/tombstones/1.0}"
@@ -34,7 +36,7 @@ ABSOLUTE_IRI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:\S+")
 
 @functools.cache
 def atom_grammar() -> etree.RelaxNG:
-    return etree.RelaxNG(etree.parse(str(GRAMMAR)))
+    return etree.RelaxNG(etree.fromstring(GRAMMAR.read_bytes()))
 
 
 def rfc3339(text: str) -> dt.datetime:

@@ -9,6 +9,7 @@ network port is needed.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import select
@@ -158,9 +159,11 @@ class Chromium:
         message, self._buffer = self._buffer.split(b"\0", 1)
         return json.loads(message)
 
-    def open(self, url: str, clipboard: bool = False) -> Page:
+    def open(self, url: str, clipboard: bool = False, size: tuple[int, int] | None = None) -> Page:
         """Load `url` in a new tab and wait for its load event. With
-        `clipboard`, the page's origin may write and read the clipboard."""
+        `clipboard`, the page's origin may write and read the clipboard;
+        with `size`, the viewport is that many CSS pixels (a phone's, below
+        600 wide)."""
         target = self.send("Target.createTarget", url="about:blank")["targetId"]
         session = self.send("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
         self.send("Browser.resetPermissions")
@@ -172,6 +175,9 @@ class Chromium:
                 origin=f"{parts.scheme}://{parts.netloc}",
             )
         self.send("Page.enable", session)
+        if size is not None:
+            width, height = size
+            self.send("Emulation.setDeviceMetricsOverride", session, width=width, height=height, deviceScaleFactor=1, mobile=width < 600)
         # A headless tab never has focus, and the clipboard API requires it.
         self.send("Emulation.setFocusEmulationEnabled", session, enabled=True)
         self.send("Page.addScriptToEvaluateOnNewDocument", session, source=_RECORD_VIOLATIONS)
@@ -198,6 +204,10 @@ class Page:
         if "exceptionDetails" in result:
             raise ProtocolError(f"script failed: {result['exceptionDetails']}")
         return result["result"].get("value")
+
+    def screenshot(self) -> bytes:
+        """The viewport as a PNG."""
+        return base64.b64decode(self.browser.send("Page.captureScreenshot", self.session, format="png")["data"])
 
     def csp_violations(self) -> list[str]:
         return self.evaluate("window.__cspViolations")

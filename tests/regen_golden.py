@@ -70,12 +70,16 @@ def regenerate(names: list[str]) -> int:
     for page in pages:
         with tempfile.TemporaryDirectory() as workdir:
             text = render(run_page(page, Path(workdir)))
-        target = expected_path(page)
-        old = target.read_text(encoding="utf-8") if target.exists() else None
-        if old != text:
-            target.write_text(text, encoding="utf-8")
-            print(f"{'updated' if old else 'created'} {target.relative_to(GOLDEN.parent.parent)}")
+        write_if_changed(expected_path(page), text)
     return 0
+
+
+def write_if_changed(target: Path, text: str) -> None:
+    """Write an expected-output file only when its text changes, and say so."""
+    old = target.read_text(encoding="utf-8") if target.exists() else None
+    if old != text:
+        target.write_text(text, encoding="utf-8")
+        print(f"{'updated' if old else 'created'} {target.relative_to(GOLDEN.parent.parent)}")
 
 
 if __name__ == "__main__":

@@ -10,10 +10,8 @@ import difflib
 import http.client
 import json
 import os
-import random
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -21,9 +19,11 @@ import time
 from pathlib import Path
 
 import feedparser
+import lxml.html
 import pytest
 from click.testing import CliRunner
 
+from processes import kill_when
 from conftest import NOW, NOW_EPOCH, copy_seeds
 from regen_golden_tree import BASE_URL, GOLDEN, REGENERATE, build_golden, published_files
 from sitebuild import card, write_page
@@ -31,7 +31,7 @@ from sitebuild import card, write_page
 from feedsvc.publish.check import check_tree
 from feedsvc.cli import main
 from feedsvc.config import load_config
-from feedsvc.publish.export import MANIFEST_NAME, PENDING_NAME
+from feedsvc.publish.manifest import MANIFEST_NAME, PENDING_NAME, state_folder
 from feedsvc.store.ingest import ingest
 from feedsvc.site.model import Site
 from feedsvc.publish.stamps import STAMPS_NAME
@@ -55,6 +55,11 @@ def run(*args: str, **env: str):
 
 def build(seeds: Path, out: Path, *args: str, **env: str):
     return run("build", "--seeds", str(seeds), "--out", str(out), *args, **env)
+
+
+def state(seeds: Path, out: Path) -> Path:
+    """Where builds of `seeds` into `out` keep their bookkeeping."""
+    return state_folder(load_config(seeds, environ={}), out)
 
 
 def snapshot(folder: Path) -> dict[str, tuple[bytes, int]]:
@@ -152,12 +157,13 @@ def test_building_twice_gives_the_same_bytes_and_rewrites_nothing(seeds, tmp_pat
     assert summary_counts(again)["unchanged"] == 33
     assert snapshot(out) == before
 
-    (out / MANIFEST_NAME).unlink()  # every file is rendered and compared
+    manifest = state(seeds, out) / MANIFEST_NAME
+    recorded = manifest.read_bytes()
+    manifest.unlink()  # every file is rendered and compared
     third = build(seeds, out)
     assert summary_counts(third)["files written"] == 0
-    after = snapshot(out)
-    assert after[MANIFEST_NAME][0] == before[MANIFEST_NAME][0]  # recreated with the same bytes
-    assert {k: v for k, v in after.items() if k != MANIFEST_NAME} == {k: v for k, v in before.items() if k != MANIFEST_NAME}
+    assert manifest.read_bytes() == recorded  # recreated with the same bytes
+    assert snapshot(out) == before
 
 
 def test_the_same_seeds_and_ledger_give_the_same_tree_whatever_the_clock_and_file_order(seeds, tmp_path):
@@ -193,7 +199,7 @@ def test_a_new_page_rewrites_only_the_files_it_changes(seeds, tmp_path):
     # Customs gained nothing: its feeds and page keep their bytes and mtime.
     for name in ("feeds/category/customs.atom", "feeds/category/customs.rss", "categories/customs/index.html", "style.css"):
         assert after[name] == before[name]
-    assert counts["files written"] == len(added) + len(rewritten - {MANIFEST_NAME})
+    assert counts["files written"] == len(added) + len(rewritten)
     assert check_tree(out).problems == []
 
 
@@ -208,7 +214,7 @@ def test_a_page_edited_in_place_with_its_mtime_put_back_is_still_seen(seeds, tmp
     os.utime(page, ns=(stat.st_atime_ns, stat.st_mtime_ns))
     # Make every recorded stat old enough to be trusted.
     future = time.time_ns() + 3600 * 10**9
-    os.utime(out / STAMPS_NAME, ns=(future, future))
+    os.utime(state(seeds, out) / STAMPS_NAME, ns=(future, future))
     result = build(seeds, out, SOURCE_DATE_EPOCH=str(LATER_EPOCH))
     assert result.exit_code == 0
     assert summary_counts(result)["changed"] == 1
@@ -248,18 +254,19 @@ def test_a_killed_builds_temporary_files_are_removed_by_the_next_build(seeds, tm
     out = tmp_path / "out"
     build(seeds, out)
     article = next((out / "articles").iterdir())
-    leftovers = [article / ".index.html.a1b2c3d4.tmp", out / f".{MANIFEST_NAME}.0f9e8d7c.tmp"]
+    books = state(seeds, out)
+    leftovers = [article / ".index.html.a1b2c3d4.tmp", books / f".{MANIFEST_NAME}.0f9e8d7c.tmp"]
     for path in leftovers:
         path.write_bytes(b"half a fi")
     users = article / ".notes.tmp"
     users.write_bytes(b"not feedsvc's")
-    (out / PENDING_NAME).write_text(json.dumps([f"articles/{article.name}/index.html"]))
+    (books / PENDING_NAME).write_text(json.dumps([f"articles/{article.name}/index.html"]))
     (article / "index.html").write_bytes(b"<p>half")  # a file the killed build was replacing
 
     result = build(seeds, out)
     assert result.exit_code == 0
     assert not any(path.exists() for path in leftovers)
-    assert users.exists() and not (out / PENDING_NAME).exists()
+    assert users.exists() and not (books / PENDING_NAME).exists()
     assert summary_counts(result)["files written"] == 1
     assert (out / "articles" / article.name / "index.html").read_bytes().startswith(b"<!DOCTYPE html>")
 
@@ -277,7 +284,7 @@ def test_check_mode_exits_0_when_up_to_date_and_1_listing_files_when_not_writing
 
     build(seeds, out)
     assert build(seeds, out, "--check").exit_code == 0
-    (out / MANIFEST_NAME).unlink()
+    (state(seeds, out) / MANIFEST_NAME).unlink()
     assert build(seeds, out, "--check").exit_code == 0  # compared file by file
     build(seeds, out)
 
@@ -402,15 +409,9 @@ def count_articles(out: Path) -> int:
         return 0
 
 
-def kill_when(process: subprocess.Popen, ready) -> bool:
-    """SIGKILL the build once `ready()` holds; False if it finished first."""
-    while process.poll() is None:
-        if ready():
-            process.send_signal(signal.SIGKILL)
-            process.wait()
-            return True
-        time.sleep(0.002)
-    return False
+def changed_files(out: Path, old: dict[str, bytes]) -> int:
+    """How many published files differ from the old tree's."""
+    return sum(1 for name, data in published_files(out).items() if old.get(name) != data)
 
 
 def assert_every_file_whole(out: Path, old: dict[str, bytes], new: dict[str, bytes]) -> None:
@@ -423,7 +424,7 @@ def assert_every_file_whole(out: Path, old: dict[str, bytes], new: dict[str, byt
 
 
 @pytest.mark.slow
-def test_a_build_killed_at_random_moments_leaves_a_whole_tree_and_the_next_one_finishes(tmp_path):
+def test_a_build_killed_at_random_moments_leaves_a_whole_tree_and_the_next_one_finishes(tmp_path, rng):
     seeds = copy_seeds(tmp_path / "seeds")
     write_corpus(seeds, range(1, 11))
     out = tmp_path / "out"
@@ -439,19 +440,19 @@ def test_a_build_killed_at_random_moments_leaves_a_whole_tree_and_the_next_one_f
     new = published_files(reference)
     assert check_tree(reference).problems == []
 
-    chooser = random.Random()
-    # At a random moment: any file may be mid-swap, so only wholeness holds.
+    # At a random point of the writing: any file may be mid-swap, so only
+    # wholeness holds.
+    writes = rng.randint(1, len(new))
     process = start_build(seeds, out)
-    time.sleep(chooser.uniform(0.1, 2.0))
-    process.send_signal(signal.SIGKILL)
-    process.wait()
+    pending = state(seeds, out) / PENDING_NAME
+    kill_when(process, lambda: pending.exists() and changed_files(out, old) >= writes)
     assert_every_file_whole(out, old, new)
     # While article pages are being written: the tree also passes the check,
     # since no feed links to a page before the page is in place.
     for _ in range(2):
         present = count_articles(out)
         remaining = len([name for name in new if name.startswith("articles/")]) - present
-        target = present + chooser.randint(1, max(1, remaining * 2 // 3))
+        target = present + rng.randint(1, max(1, remaining * 2 // 3))
         process = start_build(seeds, out)
         killed = kill_when(process, lambda: count_articles(out) >= target)
         assert_every_file_whole(out, old, new)
@@ -462,7 +463,7 @@ def test_a_build_killed_at_random_moments_leaves_a_whole_tree_and_the_next_one_f
     process = start_build(seeds, out)
     assert process.wait() == 0, process.stderr.read().decode()
     assert published_files(out) == new
-    assert not list(out.rglob("*.tmp")) and not (out / PENDING_NAME).exists()
+    assert not list(out.rglob("*.tmp")) and not pending.exists()
     assert check_tree(out).problems == []
 
 
@@ -603,3 +604,116 @@ def test_nginx_with_the_documented_config_serves_the_apps_bytes_and_content_type
     finally:
         server.kill()
         server.wait()
+
+
+# An empty site
+
+
+def test_a_build_with_no_article_at_all_is_refused_unless_allowed(tmp_path):
+    seeds, out = tmp_path / "seeds", tmp_path / "out"
+    seeds.mkdir()
+    (seeds / "saved-as.pdf").write_text("%PDF-1.4 A page saved in the wrong format")
+    refused = CliRunner().invoke(main, ["build", "--seeds", str(seeds), "--out", str(out)], env={"SOURCE_DATE_EPOCH": str(NOW_EPOCH)})
+    assert refused.exit_code == 1
+    assert str(seeds) in refused.output and "*.txt" in refused.output and "--allow-empty" in refused.output
+    assert not (out / "index.html").exists()
+    allowed = CliRunner().invoke(main, ["build", "--seeds", str(seeds), "--out", str(out), "--allow-empty"], env={"SOURCE_DATE_EPOCH": str(NOW_EPOCH)})
+    assert allowed.exit_code == 0, allowed.output
+    assert (out / "index.html").is_file()
+
+
+def test_a_folder_cleared_of_its_pages_still_publishes_its_history(seeds, tmp_path):
+    out = tmp_path / "out"
+    environ = {"SOURCE_DATE_EPOCH": str(NOW_EPOCH)}
+    assert CliRunner().invoke(main, ["build", "--seeds", str(seeds), "--out", str(out)], env=environ).exit_code == 0
+    before = published_files(out)
+    for page in seeds.glob("*.txt"):
+        page.unlink()
+    again = CliRunner().invoke(main, ["build", "--seeds", str(seeds), "--out", str(out)], env=environ)
+    assert again.exit_code == 0, again.output
+    assert published_files(out) == before
+
+
+def test_a_build_says_which_setting_differs_from_the_last_build(seeds, tmp_path):
+    out = tmp_path / "out"
+    environ = {"SOURCE_DATE_EPOCH": str(NOW_EPOCH)}
+    first = CliRunner().invoke(main, ["build", "--seeds", str(seeds), "--out", str(out), "--base-url", "https://example.org/news/"], env=environ)
+    assert first.exit_code == 0, first.output
+    checked = CliRunner().invoke(main, ["build", "--seeds", str(seeds), "--out", str(out), "--check"], env=environ)
+    assert checked.exit_code == 1
+    assert "base_url" in checked.stderr and "https://example.org/news/" in checked.stderr and "--base-url" in checked.stderr
+    rebuilt = CliRunner().invoke(main, ["build", "--seeds", str(seeds), "--out", str(out)], env=environ)
+    assert rebuilt.exit_code == 0 and "but was 'https://example.org/news/'" in rebuilt.stderr
+    again = CliRunner().invoke(main, ["build", "--seeds", str(seeds), "--out", str(out)], env=environ)
+    assert "note: base_url" not in again.stderr
+
+
+def test_an_exported_tree_works_from_the_file_system(tmp_path):
+    # Opened as file:///.../index.html, every page finds its stylesheet,
+    # its script and every page it links to, whatever base URL it was built for.
+    out = build_golden(tmp_path)
+    pages = sorted(out.rglob("*.html"))
+    assert pages
+    for page in pages:
+        tree = lxml.html.document_fromstring(page.read_text(encoding="utf-8"))
+        for link in tree.xpath("//a/@href | //link[@rel='stylesheet']/@href | //script/@src"):
+            if "://" in link:
+                continue
+            target = (page.parent / link).resolve()
+            assert target.is_file() and target.is_relative_to(out.resolve()), f"{page.relative_to(out)}: {link}"
+
+
+def test_a_site_that_never_had_an_article_is_dated_by_its_first_run_not_1970(tmp_path):
+    seeds, out = tmp_path / "seeds", tmp_path / "out"
+    seeds.mkdir()
+    first = CliRunner().invoke(main, ["build", "--seeds", str(seeds), "--out", str(out), "--allow-empty"], env={"SOURCE_DATE_EPOCH": str(NOW_EPOCH)})
+    assert first.exit_code == 0, first.output
+    feed = feedparser.parse((out / "feeds" / "all.atom").read_bytes())
+    assert feed.feed.updated == "2025-10-09T08:53:20+00:00"
+    later = CliRunner().invoke(main, ["build", "--seeds", str(seeds), "--out", str(out), "--allow-empty"], env={"SOURCE_DATE_EPOCH": str(NOW_EPOCH + 86400)})
+    assert later.exit_code == 0
+    assert feedparser.parse((out / "feeds" / "all.atom").read_bytes()).feed.updated == "2025-10-09T08:53:20+00:00"
+
+
+def test_the_output_folder_holds_only_the_site_and_repeats_byte_for_byte(seeds, tmp_path):
+    first, second = tmp_path / "first", tmp_path / "second"
+    (first / ".feedsvc-manifest.json").parent.mkdir()
+    (first / ".feedsvc-manifest.json").write_text("left by an earlier release")
+    assert build(seeds, first).exit_code == 0
+    assert build(seeds, second).exit_code == 0
+    everything = {path.relative_to(first).as_posix(): path.read_bytes() for path in first.rglob("*") if path.is_file()}
+    assert not [name for name in everything if name.rsplit("/", 1)[-1].startswith(".")], "bookkeeping in the published folder"
+    assert everything == {path.relative_to(second).as_posix(): path.read_bytes() for path in second.rglob("*") if path.is_file()}
+    published = b"".join(everything.values())
+    assert str(tmp_path).encode() not in published  # no path of the build machine
+    assert (state(seeds, first) / MANIFEST_NAME).is_file()
+
+
+def test_a_build_without_its_bookkeeping_still_writes_the_right_tree(seeds, tmp_path):
+    out = tmp_path / "out"
+    assert build(seeds, out).exit_code == 0
+    before = snapshot(out)
+    shutil.rmtree(seeds / ".feedsvc-build")  # CI that caches only the output folder
+    again = build(seeds, out)
+    assert again.exit_code == 0, again.output
+    assert summary_counts(again)["files written"] == 0
+    assert snapshot(out) == before
+
+
+def test_diff_lists_what_operator_commands_changed_since_the_last_build(seeds, tmp_path):
+    out = tmp_path / "out"
+    environ = {"SOURCE_DATE_EPOCH": str(NOW_EPOCH)}
+    assert build(seeds, out).exit_code == 0
+    listed = json.loads(CliRunner().invoke(main, ["articles", "--json", "--seeds", str(seeds)], env=environ).stdout)
+    victim = listed[1]
+    taken = CliRunner().invoke(main, ["takedown", victim["id"], "--seeds", str(seeds)], env=environ)
+    assert taken.exit_code == 0, taken.output
+    write_page(seeds, "010_new.txt", new_cards("Diffed", 1, "Customs"))
+    diff = CliRunner().invoke(main, ["build", "--diff", "--seeds", str(seeds), "--out", str(out)], env=environ)
+    assert diff.exit_code == 0, diff.output
+    lines = diff.stdout.splitlines()
+    assert f"- {victim['id']}" in "\n".join(lines), lines
+    assert [line for line in lines if line.startswith("+ ")] and "1 to add, 0 to change, 1 to withdraw" in diff.stderr
+    assert build(seeds, out).exit_code == 0
+    again = CliRunner().invoke(main, ["build", "--diff", "--seeds", str(seeds), "--out", str(out)], env=environ)
+    assert "0 to add, 0 to change, 0 to withdraw" in again.stderr

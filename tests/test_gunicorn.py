@@ -114,13 +114,13 @@ LAUNCHES = {
         seeds.parent,
     ),
     "serve": lambda seeds, port: (
-        [sys.executable, "-m", "feedsvc.cli", "serve", "--seeds", str(seeds), "--port", str(port), "--workers", "2"]
-        + ["--base-url", f"http://127.0.0.1:{port}/"],
+        # No base_url anywhere: links use the address it listens on.
+        [sys.executable, "-m", "feedsvc.cli", "serve", "--seeds", str(seeds), "--port", str(port), "--workers", "2"],
         seeds.parent,
     ),
 }
-# The base URL each launch publishes links under: feedsvc.toml's, the
-# environment's, or the command line's.
+# The base URL each launch publishes links under: the built-in default, the
+# environment's, or the address `feedsvc serve` listens on.
 BASE_URLS = {"wsgi": "http://127.0.0.1:8000/", "factory": "https://feeds.example.org/news/", "serve": None}
 
 

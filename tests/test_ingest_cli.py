@@ -177,7 +177,8 @@ def test_every_command_has_help(path: tuple[str, ...]) -> None:
 
 
 def test_every_command_that_reads_seeds_takes_the_shared_options() -> None:
-    readers = [command for command in main.commands.values() if any(p.name == "seeds" for p in command.params)]
+    # preview reads one file with a seeds folder's settings and never opens the ledger.
+    readers = [c for c in main.commands.values() if c.name != "preview" and any(p.name == "seeds" for p in c.params)]
     assert {"articles", "takedown", "alias", "split"} <= {command.name for command in readers}
     for command in readers:
         options = {p.name: p for p in command.params}

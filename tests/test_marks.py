@@ -44,6 +44,7 @@ def stamp(epoch: int) -> str:
 def pages(tmp_path: Path) -> Path:
     seeds = tmp_path / "seeds"
     seeds.mkdir()
+    (seeds / "feedsvc.toml").write_text('site_key = "marks-test-site"\n')
     return seeds
 
 
@@ -208,3 +209,34 @@ def test_marks_refused_when_read_only(seeds: Path) -> None:
     )
     assert result.exit_code == 1 and "read-only" in result.stderr
     assert victim["id"] in {a["id"] for a in listing(seeds)}
+
+
+@pytest.mark.parametrize("form", ["id", "iri", "page url", "page url elsewhere"])
+def test_an_article_can_be_named_by_any_of_its_ids(seeds: Path, form: str) -> None:
+    victim = listing(seeds)[2]
+    named = {
+        "id": victim["id"],
+        "iri": victim["iri"],
+        "page url": f"http://127.0.0.1:8000/articles/{victim['id']}/",
+        "page url elsewhere": f"https://mirror.example.org/news/articles/{victim['id']}/index.html".replace("index.html", ""),
+    }[form]
+    result = feedsvc(seeds, "takedown", named, at=NOW_EPOCH + HOUR)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == f"withdrew {victim['id']}"
+    assert victim["id"] not in {a["id"] for a in listing(seeds, NOW_EPOCH + HOUR)}
+
+
+def test_taking_an_article_down_twice_says_so_and_changes_nothing(seeds: Path) -> None:
+    victim = listing(seeds)[0]
+    assert feedsvc(seeds, "takedown", victim["id"], at=NOW_EPOCH + HOUR).exit_code == 0
+    ledger = (seeds / "ledger.jsonl").read_bytes()
+    again = feedsvc(seeds, "takedown", victim["iri"], at=NOW_EPOCH + 2 * HOUR)
+    assert again.exit_code == 0, again.output
+    assert again.stdout.strip() == f"{victim['id']} was already withdrawn"
+    assert (seeds / "ledger.jsonl").read_bytes() == ledger
+
+
+def test_an_unknown_article_is_refused_naming_the_forms_it_takes(seeds: Path) -> None:
+    result = feedsvc(seeds, "takedown", "urn:uuid:00000000-0000-5000-8000-000000000000")
+    assert result.exit_code == 1
+    assert "urn:uuid:00000000" in result.output and "page's URL" in result.output

@@ -4,13 +4,16 @@ endings, and the bad pages that are skipped with a reason."""
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from feedsvc.cli import main
 from feedsvc.errors import SeedsError
 from feedsvc.core.models import UNNUMBERED
 from feedsvc.store.seeds import decode_line, decode_page, list_pages, page_number, read_page
@@ -156,3 +159,35 @@ def test_decoding_is_line_by_line(bom: bool, body: bytes) -> None:
         assert not data.strip() or b"\x00" in data
         return
     assert page.text == decoded_line_by_line(data)
+
+
+# Error and block pages
+
+
+BLOCKED = "403 Forbidden\n\nAccess denied\n\nYou do not have permission to access this server.\n"
+
+
+def test_a_page_of_error_titles_is_skipped_and_named(seeds: Path) -> None:
+    (seeds / "020_blocked.txt").write_text(BLOCKED)
+    result = CliRunner().invoke(main, ["articles", "--json", "--seeds", str(seeds)], env={"SOURCE_DATE_EPOCH": "1760000000"})
+    assert result.exit_code == 0, result.output
+    titles = {article["title"] for article in json.loads(result.stdout)}
+    assert not titles & {"403 Forbidden", "Access denied"}
+    assert "020_blocked.txt" in result.stderr and "error or block page" in result.stderr
+
+
+def test_a_real_story_about_access_being_denied_is_kept(seeds: Path) -> None:
+    story = "Access denied: court rules on customs data\n\nAccess denied: court rules on customs data\n\nThe court ruled that traders may not see the data.\n"
+    (seeds / "020_court.txt").write_text(BLOCKED + "\n" + story)
+    result = CliRunner().invoke(main, ["articles", "--json", "--seeds", str(seeds)], env={"SOURCE_DATE_EPOCH": "1760000000"})
+    titles = {article["title"] for article in json.loads(result.stdout)}
+    assert "Access denied: court rules on customs data" in titles and "403 Forbidden" in titles
+
+
+def test_the_error_titles_are_a_setting(seeds: Path) -> None:
+    (seeds / "020_down.txt").write_text("Our site is down\n\nOur site is down\n\nCome back later.\n")
+    environ = {"SOURCE_DATE_EPOCH": "1760000000", "FEEDSVC_ERROR_PAGE_TITLES": '["our site is down"]'}
+    result = CliRunner().invoke(main, ["articles", "--json", "--seeds", str(seeds)], env=environ)
+    assert "Our site is down" not in {article["title"] for article in json.loads(result.stdout)}
+    bad = CliRunner().invoke(main, ["articles", "--seeds", str(seeds)], env={"FEEDSVC_ERROR_PAGE_TITLES": '["("]'})
+    assert bad.exit_code == 1 and "error_page_titles" in bad.output

@@ -12,6 +12,7 @@ import http.server
 import shutil
 import threading
 from pathlib import Path
+from urllib.parse import urljoin
 
 import lxml.html
 import pytest
@@ -26,13 +27,16 @@ from feedsvc.site.pages import (
     FORMAT_TYPES,
     SCRIPT,
     STYLESHEET,
-    SUBSCRIBE_HINT,
     article_page,
     category_page,
     index_page,
 )
 
 SEEDS = Path(__file__).resolve().parents[1] / "seeds"
+SUBSCRIBE_HINT = (
+    "Paste this address into your feed reader "
+    "(NetNewsWire, Miniflux, FreshRSS, Feedly, newsboat...) to subscribe."
+)
 NOW = dt.datetime(2025, 6, 1, 12, 0, tzinfo=dt.timezone.utc)
 BASE_URL = "https://news.example.org/feeds-site/"
 CSP = "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:"
@@ -85,7 +89,17 @@ def make_article(**fields: object) -> Article:
 
 
 def parse(body: bytes) -> lxml.html.HtmlElement:
-    return lxml.html.document_fromstring(body.decode("utf-8"))
+    """The page, with every link resolved as a browser resolves it against
+    the page's own (canonical) URL, and a folder's index.html named by its
+    folder URL, which the server redirects it to."""
+    tree = lxml.html.document_fromstring(body.decode("utf-8"))
+    (page,) = tree.xpath('//link[@rel="canonical"]/@href')
+    tree.rewrite_links(lambda link: page_url(urljoin(page, link)))
+    return tree
+
+
+def page_url(url: str) -> str:
+    return url.removesuffix("index.html") if url.endswith("/index.html") else url
 
 
 def absolute(config, path: str) -> str:
@@ -229,7 +243,7 @@ def test_copy_button_field_and_link_carry_the_same_address(sample):
 
 
 @pytest.mark.parametrize("base_url", ["https://news.example.org/feeds-site/", "http://127.0.0.1:8000", "https://x.test/a/b/"])
-def test_every_link_is_absolute_under_the_base_url(tmp_path, base_url):
+def test_every_link_resolves_under_the_base_url_and_pages_link_relatively(tmp_path, base_url):
     config = make_config(tmp_path, base_url=base_url)
     article = make_article()
     pages = [
@@ -238,9 +252,16 @@ def test_every_link_is_absolute_under_the_base_url(tmp_path, base_url):
         article_page(config, article),
     ]
     for body in pages:
+        raw = lxml.html.document_fromstring(body.decode("utf-8"))
+        # Pages, the stylesheet and the script are linked relatively, and a
+        # folder by its index.html, so an exported tree works from file://.
+        internal = raw.xpath("//a[not(@type)]/@href | //link[@rel='stylesheet']/@href | //script/@src")
+        assert internal and all("://" not in link and not link.endswith("/") for link in internal), internal
+        # Feeds, copy boxes and the canonical URL stay absolute: a reader pastes them.
+        pasted = raw.xpath("//a[@type]/@href | //link[@rel='alternate' or @rel='canonical']/@href | //button/@data-copy | //input/@value")
+        assert pasted and all(link.startswith(config.site_url) for link in pasted), pasted
         tree = parse(body)
         addresses = tree.xpath("//a/@href | //link/@href | //script/@src | //button/@data-copy | //input/@value")
-        assert addresses
         for address in addresses:
             assert address == "data:," or address.startswith(config.site_url), address
         assert tree.xpath("//script/@src") == [absolute(config, urls.SCRIPT_PATH)]

@@ -13,6 +13,7 @@ from lxml import etree
 from feedsvc.core import marks
 from feedsvc.site import routes as urls
 from feedsvc.core.models import Withdrawal
+from feedsvc.core.publish import recorded_change
 from feedsvc.site.model import Site
 
 from feedcheck import ATOM, NS, check, check_atom, feed_updated, ids, is_archive, links
@@ -248,7 +249,7 @@ def test_feed_updated_is_the_newest_change_in_the_document(tiny):
     for path in ["/feeds/all.atom", "/feeds/all.rss", "/feeds/all/archive/1.atom", "/feeds/all/archive/2.rss"]:
         resource = site.render(path)
         members = [a for a in items if a.iri in ids(path, resource.body)]
-        assert feed_updated(path, resource.body) == max(a.changed for a in members) == resource.last_modified
+        assert feed_updated(path, resource.body) == max(recorded_change(a) for a in members) == resource.last_modified
 
 
 def test_an_empty_site_still_renders_valid_feeds(tiny):
@@ -313,7 +314,7 @@ def test_a_category_without_articles_is_gone_but_still_renders(tiny, now):
 
 def test_withdrawals_older_than_the_edit_window_are_no_longer_announced(tiny):
     items = [make_article(tiny, n) for n in range(1, 5)]
-    newest = max(a.changed for a in items)
+    newest = max(recorded_change(a) for a in items)
     recent = Withdrawal("urn:uuid:00000000-0000-5000-8000-000000000001", "logistics", newest - DAY)
     stale = Withdrawal("urn:uuid:00000000-0000-5000-8000-000000000002", "logistics", newest - 30 * DAY)
     site = make_site(tiny, items, [recent, stale])
@@ -327,7 +328,7 @@ def test_withdrawals_older_than_the_edit_window_are_no_longer_announced(tiny):
 def test_fingerprints_follow_the_bytes(tiny):
     items = [make_article(tiny, n) for n in range(1, 13)]
     before = make_site(tiny, items)
-    edited = dataclasses.replace(items[0], summary="A new summary.", updated=items[-1].changed + HOUR)
+    edited = dataclasses.replace(items[0], summary="A new summary.", updated=recorded_change(items[-1]) + HOUR)
     after = make_site(tiny, [edited, *items[1:]])
     old = {t.path: t.fingerprint for t in before.targets()}
     new = {t.path: t.fingerprint for t in after.targets()}
@@ -358,7 +359,6 @@ def test_a_bounded_entry_cache_renders_the_same_bytes(tiny):
     bounded = Site(tiny, items, [], {"Rail": "rail", "Ports": "ports"}, kept_entries=2)
     for target in everything.targets():
         assert everything.render(target.path).body == bounded.render(target.path).body, target.path
-    assert len(bounded._entries) == 2
 
 
 # Pages
@@ -373,6 +373,6 @@ def test_pages_render_for_the_index_categories_and_articles(tiny, now):
         assert info.count == len([a for a in site.articles if a.category_slug == info.slug])
     article = site.articles[-1]
     page = site.render(urls.article_path(article.id))
-    assert page.content_type.startswith("text/html") and page.last_modified == article.changed
+    assert page.content_type.startswith("text/html") and page.last_modified == recorded_change(article)
     assert site.render(urls.STYLESHEET_PATH).content_type.startswith("text/css")
     assert site.render(urls.SCRIPT_PATH).content_type.startswith("text/javascript")

@@ -10,7 +10,7 @@ from feedsvc.errors import UnknownArticle
 from feedsvc.core.models import Ledger, Split
 from feedsvc.core.merge import edit_time
 from feedsvc.core.merge import content_first_seen
-from feedsvc.core.text import content_hash, split_id
+from feedsvc.core.text import article_iri, content_hash, site_namespace, split_id
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 
@@ -19,7 +19,22 @@ def _record(ledger: Ledger, article: str):
     try:
         return ledger.records[article]
     except KeyError:
-        raise UnknownArticle(f"no article with id {article!r}; `feedsvc articles` lists the ids") from None
+        raise UnknownArticle(
+            f"no article with id {article!r}; give its short id or urn:uuid: id, or its page's URL (`feedsvc articles --all` lists them)"
+        ) from None
+
+
+def find_article(ledger: Ledger, site_key: str, given: str) -> str:
+    """The short id of the article an operator names by its short id or by
+    the `urn:uuid:` IRI that subscribers' readers show."""
+    if given in ledger.records:
+        return given
+    if given.startswith("urn:uuid:"):
+        namespace = site_namespace(site_key)
+        for article in ledger.records:
+            if article_iri(namespace, article) == given:
+                return article
+    return _record(ledger, given).id  # raises, naming what was given
 
 
 def takedown(ledger: Ledger, article: str, now: dt.datetime, note: str | None = None) -> Ledger:

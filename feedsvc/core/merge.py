@@ -18,7 +18,11 @@ The rules that keep feeds stable:
   never backwards; a re-cased title keeps its id and published time, but
   its new spelling is shown, so it is an edit;
 - undated articles first seen together are published one second apart, in
-  listing order, so readers that sort by date keep the site's order.
+  listing order, so readers that sort by date keep the site's order;
+- so are new articles dated without a time that share a date: the bottom
+  card is published one second after the latest time already recorded for
+  that date (00:00 when there is none), each card above one second later,
+  so the top card is newest. Recorded articles never move.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from dataclasses import dataclass, replace
 from feedsvc.core.models import Article, Ledger, RawItem, Record, Split, Withdrawal
 from feedsvc.core.text import article_id, article_iri, category_slug, content_hash, site_namespace, title_key
 from feedsvc.core.models import CategoryRule
+from feedsvc.core.same_day import space_same_day
 
 UTC = dt.timezone.utc
 SECOND = dt.timedelta(seconds=1)
@@ -96,6 +101,7 @@ def normalize(pages: list[ParsedPage], ledger: Ledger, site: Site, now: dt.datet
     fresh.sort(key=lambda pair: pair[1][0].listing_order)
     created = [_create(article, found, rank, site, categories, now) for rank, (article, found) in enumerate(fresh)]
     _space_undated(created, now)
+    space_same_day(created, ledger.records, site.zone)
     next_seq = max((record.seq for record in records.values()), default=0) + 1
     # Oldest first: the order archives fill in, and the order in which a
     # subscription feed's newest N are counted.
@@ -155,13 +161,14 @@ def _create(
 ) -> tuple[Record, int]:
     best = found[0]
     dated = next((o.item.date for o in found if o.item.date), None)
+    moment = next((o.item.moment for o in found if o.item.date), None)
     trailer = next((o.item.category for o in found if o.item.category), None)
     if trailer:
         category, source = trailer, "page"
     else:
         category, source = categorize(best.item.title, best.item.summary, site.rules, site.default_category)
     category = _settle(category, categories)
-    published = midnight(dated, site.zone) if dated else now
+    published = moment or (midnight(dated, site.zone) if dated else now)
     record = Record(
         id=article,
         seq=0,
@@ -179,6 +186,8 @@ def _create(
         content_seen=best.seen,
         content_hash=content_hash(best.item.title, best.item.summary, category),
         pages=tuple(sorted({o.item.page for o in found})),
+        link=newest_link(found),
+        link_seen=now if newest_link(found) else None,
     )
     return record, rank
 
@@ -203,10 +212,14 @@ def _revisit(
     newer = [o for o in found if o.seen > record.content_seen]
     page_date = record.page_date
     late_date = next((o.item.date for o in newer if o.item.date), None)
-    if late_date and (record.date_source == "first_seen" or midnight(late_date, zone) != record.published):
+    if late_date and (record.date_source == "first_seen" or late_date != record.published.astimezone(zone).date()):
         page_date = late_date
+    # The link follows the newest page that has one; it is not content, so
+    # it never moves `updated`.
+    link = newest_link(newer) or record.link
+    link_seen = now if link != record.link else record.link_seen
     if not newer:
-        return replace(record, pages=pages, page_date=page_date)
+        return replace(record, pages=pages, page_date=page_date, link=link, link_seen=link_seen)
     best = newer[0]
     category, page_category = record.category, record.page_category
     trailer = next((o.item.category for o in newer if o.item.category), None)
@@ -238,7 +251,14 @@ def _revisit(
         updated=updated,
         departures=departures,
         pages=pages,
+        link=link,
+        link_seen=link_seen,
     )
+
+
+def newest_link(found: list[_Occurrence]) -> str | None:
+    """The link of the newest occurrence that has one (`found` is newest first)."""
+    return next((o.item.link for o in found if o.item.link), None)
 
 
 def edit_time(previous: dt.datetime, now: dt.datetime) -> dt.datetime:
@@ -329,6 +349,8 @@ def articles(ledger: Ledger, site_key: str) -> list[Article]:
             date_source=r.date_source,
             page_date=r.page_date,
             pages=r.pages,
+            link=r.link,
+            link_seen=r.link_seen,
         )
         for r in ledger.records.values()
         if r.withdrawn is None

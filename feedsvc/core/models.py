@@ -53,6 +53,8 @@ class RawItem:
     summary: str
     date: dt.date | None = None
     category: str | None = None
+    link: str | None = None  # the original article, absolute http(s)
+    moment: dt.datetime | None = None  # when the page gives a time too (UTC)
 
 
 @dataclass(frozen=True)
@@ -85,11 +87,10 @@ class Record:
     # (category, when) for every category the article was moved out of:
     # the feed it left changed then, even though none of its entries did.
     departures: tuple[tuple[str, dt.datetime], ...] = ()
-
-    @property
-    def changed(self) -> dt.datetime:
-        """The latest moment this article was first seen or edited."""
-        return max(self.first_seen, self.updated)
+    link: str | None = None  # the original article; never part of the content
+    # When the link last appeared or changed: the feeds' bytes changed then,
+    # so Last-Modified must move, though the entry's `updated` does not.
+    link_seen: dt.datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,10 @@ class Ledger:
     categories: dict[str, str] = field(default_factory=dict)  # name -> slug
     aliases: dict[str, str] = field(default_factory=dict)  # title key -> id
     splits: tuple[Split, ...] = ()
+    # The site_key that minted the ids (None in ledgers older than the record of it).
+    site_key: str | None = None
+    # The first run that wrote the ledger: the time of a site with no change yet.
+    created: dt.datetime | None = None
     # id -> (record, its line) for the records as read from the file: the
     # line is written back unchanged while the record is the same object.
     lines: dict[str, tuple[Record, bytes | memoryview]] = field(default_factory=dict, compare=False, repr=False)
@@ -142,11 +147,8 @@ class Article:
     date_source: str
     page_date: dt.date | None
     pages: tuple[str, ...]
-
-    @property
-    def changed(self) -> dt.datetime:
-        """The latest moment this article was first seen or edited."""
-        return max(self.first_seen, self.updated)
+    link: str | None = None
+    link_seen: dt.datetime | None = None
 
     @property
     def paragraphs(self) -> list[str]:
@@ -170,3 +172,20 @@ class CategoryInfo:
     name: str
     slug: str
     count: int
+
+
+@dataclass(frozen=True)
+class HtmlSettings:
+    """How to read a site's HTML pages (the `[html]` table): CSS selectors,
+    or `mode = "text"` to read the page's visible text as a text page."""
+
+    mode: str = "selectors"  # or "text"
+    card: str | None = None
+    title: str | None = None
+    summary: str | None = None
+    date: str | None = None
+    category: str | None = None
+    link: str | None = None
+    page_url: str | None = None
+    dayfirst: bool = False
+    date_format: str | None = None

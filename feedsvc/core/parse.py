@@ -21,6 +21,11 @@ A date line whose text after the date ends like a sentence (`.`, `!`, `?`,
 `…`) is summary text, not a trailer. An impossible date (13/45/2025) is
 reported, and its card is undated but keeps the trailer's category.
 
+A card may carry the link of the original article: a `Read More` line may
+end with it (`Read More https://...`), and a line holding only an absolute
+http(s) URL gives the link of the card above it. Only the first link of a
+card counts; tracking parameters and the fragment are dropped.
+
 A would-be title longer than the title limit is not a card: it is dropped,
 with its summary, and reported. The closing-punctuation tests look past
 closing quotes and brackets, so `He said "enough."` ends a sentence.
@@ -33,11 +38,13 @@ import re
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator
 
+from feedsvc.core.links import ABSOLUTE_URL, clean_link
 from feedsvc.core.models import Problem, RawItem
 from feedsvc.core.text import clean_line, title_key
 
 _TRAILER = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})(?: (.{1,80}))?$")
 _READ_MORE = re.compile(r"^read more\W*$", re.IGNORECASE)
+_READ_MORE_LINK = re.compile(r"^read more\W*\s(https?://\S+)$", re.IGNORECASE)
 _LINE = re.compile(r"^.*$", re.MULTILINE)  # every line, as text.split("\n") gives them
 _CLOSERS = "\"')]}»’”"
 _SENTENCE_END = ".!?…;:,"
@@ -69,6 +76,11 @@ class _Trailer:
     line: int
 
 
+@dataclass(frozen=True, slots=True)
+class _Link:
+    url: str | None
+
+
 @dataclass(slots=True)
 class _Card:
     title: str
@@ -77,6 +89,7 @@ class _Card:
     date: dt.date | None = None
     category: str | None = None
     closed: bool = False
+    link: str | None = None
 
 
 def parse_page(text: str, page: str, page_number: int, limits: Limits = Limits()) -> tuple[list[RawItem], list[Problem]]:
@@ -103,18 +116,26 @@ def parse_page(text: str, page: str, page_number: int, limits: Limits = Limits()
                 summary="\n\n".join(card.paragraphs),
                 date=card.date,
                 category=card.category,
+                link=card.link,
             )
         )
     return items, problems
 
 
-def _tokens(text: str, page: str, problems: list[Problem]) -> Iterator[_Paragraph | _Trailer]:
+def _tokens(text: str, page: str, problems: list[Problem]) -> Iterator[_Paragraph | _Trailer | _Link]:
     """The page's paragraphs and trailers, one at a time: the parse stops
     at the card limit, so what lies beyond it is never even split."""
     lines: list[str] = []
     start = 0
     for number, match in enumerate(_LINE.finditer(text), start=1):
         line = clean_line(match.group())
+        link = _link(line, page, number, problems)
+        if link is not None:
+            if lines:
+                yield _Paragraph(" ".join(lines), start)
+                lines = []
+            yield link
+            continue
         if line and not _READ_MORE.match(line):
             trailer = _trailer(line, page, number, problems)
             if trailer is None:
@@ -131,6 +152,20 @@ def _tokens(text: str, page: str, problems: list[Problem]) -> Iterator[_Paragrap
             yield trailer
     if lines:
         yield _Paragraph(" ".join(lines), start)
+
+
+def _link(line: str, page: str, number: int, problems: list[Problem]) -> _Link | None:
+    """A link line, or None when the line is something else."""
+    if not line.startswith(("h", "H", "r", "R")):
+        return None  # most lines: no regex
+    read_more = _READ_MORE_LINK.match(line)
+    url = read_more.group(1) if read_more else line if ABSOLUTE_URL.match(line) else None
+    if url is None:
+        return None
+    cleaned, why = clean_link(url)
+    if why:
+        problems.append(Problem(page, why, number))
+    return _Link(cleaned)
 
 
 def _trailer(line: str, page: str, number: int, problems: list[Problem]) -> _Trailer | None:
@@ -151,7 +186,7 @@ def _trailer(line: str, page: str, number: int, problems: list[Problem]) -> _Tra
     return _Trailer(date, category.strip() if category else None, number)
 
 
-def _cards(tokens: Iterable[_Paragraph | _Trailer]) -> Iterator[_Card]:
+def _cards(tokens: Iterable[_Paragraph | _Trailer | _Link]) -> Iterator[_Card]:
     """Cards in page order, each handed out once the next one begins (or
     the page ends), so the caller can stop at its limit."""
     stream = iter(tokens)
@@ -159,6 +194,11 @@ def _cards(tokens: Iterable[_Paragraph | _Trailer]) -> Iterator[_Card]:
     token = next(stream, None)
     while token is not None:
         following = next(stream, None)
+        if isinstance(token, _Link):
+            if card is not None and card.link is None:
+                card.link = token.url
+            token = following
+            continue
         if isinstance(token, _Trailer):
             if card is not None and not card.closed:
                 card.date, card.category, card.closed = token.date, token.category, True
@@ -179,7 +219,7 @@ def _cards(tokens: Iterable[_Paragraph | _Trailer]) -> Iterator[_Card]:
         yield card
 
 
-def _starts_card(token: _Paragraph, following: _Paragraph | _Trailer | None) -> bool:
+def _starts_card(token: _Paragraph, following: _Paragraph | _Trailer | _Link | None) -> bool:
     return isinstance(following, _Paragraph) and reads_as_title(token.text) and reads_as_summary(following.text)
 
 

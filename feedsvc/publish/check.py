@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from urllib.parse import unquote, urljoin, urlsplit
+from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
 from lxml import etree
 
@@ -347,6 +347,18 @@ def _discover_base(root: Path, files: list[str]) -> str | None:
     return None
 
 
+def _source_link(root: Path, base: str, url: str) -> bool:
+    """Whether `url` is an original article on another host: entries link
+    there when the page gave the source. A link to the site's own host
+    outside its base, or to one of the site's own files on another host,
+    is still an error (a wrong base URL)."""
+    site, target = urlsplit(base), urlsplit(url)
+    if target.scheme not in ("http", "https") or not target.netloc or target.netloc == site.netloc:
+        return False
+    moved = file_for_url(base, urlunsplit((site.scheme, site.netloc, target.path, target.query, "")))
+    return moved is None or not (root / moved).exists()
+
+
 def _check_links(root: Path, base: str, documents: dict[str, _Document], problems: list[Problem]) -> None:
     for file, document in documents.items():
         own_url = base + file
@@ -357,7 +369,7 @@ def _check_links(root: Path, base: str, documents: dict[str, _Document], problem
                 continue
             target = file_for_url(base, absolute)
             if target is None:
-                if what in {"entry link", "item link"} or what.endswith(" url"):
+                if (what in {"entry link", "item link"} or what.endswith(" url")) and not _source_link(root, base, absolute):
                     problems.append(Problem(file, f"{what} {url!r} is outside the site {base!r}", line))
                 continue
             if not (root / target).is_file():

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from feedsvc.store.files import atomic_write
 
-STAMPS_NAME = ".feedsvc-stamps.json"
+STAMPS_NAME = "stamps.json"
 # Filesystem timestamps advance in ticks of a few milliseconds; two seconds
 # is far beyond any tick.
 _RACY_NS = 2_000_000_000
@@ -68,4 +68,4 @@ class Stamps:
         if self.path is None or not (self._changed or self._used.keys() != self._entries.keys()):
             return
         data = json.dumps(self._used, sort_keys=True, separators=(",", ":")).encode("utf-8")
-        atomic_write(self.path, data, durable=False)
+        atomic_write(self.path, data)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import http.client
 import json
-import re
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -26,8 +25,6 @@ from feedsvc.site.model import Site
 STATE_NAME = "websub.json"
 TIMEOUT_SECONDS = 15
 USER_AGENT = "feedsvc (WebSub publisher)"
-
-_SUBSCRIPTION_FEED = re.compile(r"/feeds/(?:all|category/[^/]+)\.(?:atom|rss|json)")
 
 
 @dataclass(frozen=True)
@@ -48,7 +45,7 @@ def feed_digests(site: Site) -> dict[str, str]:
     """Absolute URL -> SHA-256 of the bytes, for every subscription feed."""
     digests = {}
     for target in site.targets():
-        if _SUBSCRIPTION_FEED.fullmatch(target.path):
+        if urls.match(target.path).kind == "feed":
             resource = site.render(target.path)
             if resource is not None:
                 url = urls.absolute(site.config.site_url, target.path)

@@ -9,6 +9,7 @@ repository checkout. What is sent, and when a 304 is allowed, is decided in
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Callable, Iterable
 
@@ -18,7 +19,7 @@ from werkzeug.exceptions import HTTPException
 
 from feedsvc.serve import conditional
 from feedsvc.config import Config, load_config
-from feedsvc.serve.live import GONE, LiveSite
+from feedsvc.serve.live import GONE, Generation, LiveSite
 
 ALLOWED_METHODS = "GET, HEAD, OPTIONS"
 # No URL of the site is anywhere near this long.
@@ -78,25 +79,7 @@ def create_app(
     app.url_map.merge_slashes = False
 
     def document(path: str = "") -> Response:
-        environ = request.environ
-        generation = live.current()
-        if environ["REQUEST_METHOD"] == "OPTIONS":
-            return _options()
-        query = environ.get("QUERY_STRING")
-        if query and len(query) > MAX_QUERY_CHARS:
-            return _plain(414, TOO_LONG)
-        path = "/" + path
-        found = generation.prepared.get(path) or generation.rare.get(path)
-        if found is None:
-            if len(path) > MAX_PATH_CHARS:
-                return _plain(414, TOO_LONG)
-            found = generation.lookup(path)
-            if found is None:
-                return _missing(generation, path)
-        if found is GONE:
-            return _plain(410, GONE_BODY, f"public, max-age={generation.config.cache_max_age}")
-        status, headers, body = _answer(found, environ)
-        return PreparedResponse(body, status, headers)
+        return _response(respond(live.current(), request.environ))
 
     methods = ["GET", "HEAD", "OPTIONS"]
     app.add_url_rule("/", "index", document, methods=methods, provide_automatic_options=False)
@@ -105,7 +88,7 @@ def create_app(
     def healthz() -> Response:
         generation = live.current()
         if request.method == "OPTIONS":
-            return _options()
+            return _response(respond(generation, request.environ))
         body: dict[str, object]
         if live.error:
             # The details (paths, ledger lines) go to the log, not to the public.
@@ -129,19 +112,41 @@ def create_app(
         """Errors raised by routing (405 and the like): short, plain, no HTML."""
         headers = [(name, value) for name, value in error.get_headers() if name.lower() == "allow"]
         code = error.code or 400
-        return _plain(code, f"{code} {error.name}.\n".encode(), "no-store", headers)
+        return _response(_plain(code, f"{code} {error.name}.\n".encode(), "no-store", headers))
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception) -> Response:
         # Flask has logged the traceback; the client gets no detail.
-        return _plain(500, b"Internal error.\n", "no-store")
+        return _response(_plain(500, b"Internal error.\n", "no-store"))
 
     app.wsgi_app = _PreparedFirst(app.wsgi_app, live)
     return app
 
 
-def _answer(found: conditional.Served, environ: dict) -> tuple[int, Headers, bytes | None]:
-    """Status, headers and body for a GET or HEAD of a prepared document."""
+Reply = tuple[int, Headers, "bytes | None"]
+
+
+def respond(generation: Generation, environ: dict, render: bool = True) -> Reply | None:
+    """The answer to a GET, HEAD or OPTIONS of a path of the site: status,
+    headers and body (None for a 304 or a HEAD). With `render` false, only
+    a GET or HEAD of a document already prepared is answered, and None
+    says that the request needs more than a lookup."""
+    method = environ["REQUEST_METHOD"]
+    path = environ.get("PATH_INFO") or "/"
+    query = environ.get("QUERY_STRING")
+    found = generation.prepared.get(path) or generation.rare.get(path)
+    if not render and (found is None or found is GONE or method == "OPTIONS"):
+        return None
+    if method == "OPTIONS":
+        return _plain(200, b"", None, [("Allow", ALLOWED_METHODS)])
+    if (query and len(query) > MAX_QUERY_CHARS) or (found is None and len(path) > MAX_PATH_CHARS):
+        return _plain(414, TOO_LONG)
+    if found is None:
+        found = generation.lookup(path)
+        if found is None:
+            return _missing(generation, path)
+    if found is GONE:
+        return _plain(410, GONE_BODY, f"public, max-age={generation.config.cache_max_age}")
     representation = conditional.choose(found, environ.get("HTTP_ACCEPT_ENCODING"))
     if conditional.is_not_modified(
         representation,
@@ -150,53 +155,64 @@ def _answer(found: conditional.Served, environ: dict) -> tuple[int, Headers, byt
         environ.get("HTTP_IF_MODIFIED_SINCE"),
     ):
         return 304, representation.not_modified_headers, None
-    return 200, representation.headers, representation.body
+    return 200, representation.headers, None if method == "HEAD" else representation.body
 
 
 class _PreparedFirst:
     """Answers a GET or HEAD of a document already prepared in memory (the
-    feeds every reader polls) before Flask routes the request: the answer
-    is the one the Flask view gives, without the framework's per-request
-    work. Everything else, and every first request for a document, goes
-    to Flask."""
+    feeds every reader polls) before Flask routes the request, through the
+    same `respond` as the Flask view but without the framework's
+    per-request work. Everything else goes to Flask."""
 
     def __init__(self, flask_app: Callable, live: LiveSite) -> None:
         self.flask_app = flask_app
         self.live = live
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
-        method = environ["REQUEST_METHOD"]
-        if method == "GET" or method == "HEAD":
-            found = self.live.current().prepared.get(environ.get("PATH_INFO") or "/")
-            if found is not None and found is not GONE and len(environ.get("QUERY_STRING", "")) <= MAX_QUERY_CHARS:
-                status, headers, body = _answer(found, environ)
-                start_response(_STATUS_LINES[status], headers.to_wsgi_list())
-                return [body] if body is not None and method == "GET" else []
+        if environ["REQUEST_METHOD"] in ("GET", "HEAD"):
+            reply = respond(self.live.current(), environ, render=False)
+            if reply is not None:
+                status, headers, body = reply
+                start_response(_status_line(status), headers.to_wsgi_list())
+                return [] if body is None else [body]
         return self.flask_app(environ, start_response)
 
 
-# The status lines the Flask view's responses carry, so both paths send
-# the same bytes.
-_STATUS_LINES = {code: PreparedResponse(None, code, Headers()).status for code in (200, 304)}
+@functools.cache
+def _status_line(status: int) -> str:
+    """The status line Flask's responses carry, so both paths send the same bytes."""
+    return PreparedResponse(None, status, Headers()).status
 
 
-def _missing(generation, path: str) -> Response:
-    """404, or a redirect to the same page with its trailing slash. Feed
-    URLs are never redirected: some readers follow no redirects."""
+def _missing(generation: Generation, path: str) -> Reply:
+    """404, or a redirect to the page's own URL: from the page's folder
+    without its trailing slash, or from its index.html (the links pages
+    carry, so that they work from file:// too). Feed URLs are never
+    redirected: some readers follow no redirects."""
     max_age = f"public, max-age={generation.config.cache_max_age}"
-    if not path.endswith("/") and "." not in path.rsplit("/", 1)[-1] and generation.has(path + "/"):
-        response = _plain(301, b"Moved to the same address with a trailing slash.\n", max_age)
+    page = _page_for(path)
+    if page is not None and generation.has(page):
         # A relative Location, built from the path only, never the Host header.
-        response.headers["Location"] = path + "/"
-        return response
+        return _plain(301, b"Moved to the page's own address.\n", max_age, [("Location", page)])
     return _plain(404, NOT_FOUND, "public, max-age=60")
 
 
-def _options() -> Response:
-    headers = [("Allow", ALLOWED_METHODS), ("Content-Type", PLAIN), *conditional.COMMON_HEADERS]
-    return Response(b"", 200, headers)
+def _page_for(path: str) -> str | None:
+    """The page URL `path` may stand for: `/x` or `/x/index.html` for `/x/`."""
+    if path.endswith("/index.html"):
+        return path[: -len("index.html")]
+    if not path.endswith("/") and "." not in path.rsplit("/", 1)[-1]:
+        return path + "/"
+    return None
 
 
-def _plain(status: int, body: bytes, cache: str = "no-store", extra: list | None = None) -> Response:
-    headers = [("Content-Type", PLAIN), ("Cache-Control", cache), *conditional.COMMON_HEADERS, *(extra or [])]
-    return Response(body, status, headers)
+def _response(reply: Reply) -> PreparedResponse:
+    status, headers, body = reply
+    return PreparedResponse(body, status, headers)
+
+
+def _plain(status: int, body: bytes, cache: str | None = "no-store", extra: list | None = None) -> Reply:
+    """A short plain-text answer; `cache` None sends no Cache-Control."""
+    cache_control = [("Cache-Control", cache)] if cache else []
+    headers = [("Content-Type", PLAIN), *cache_control, *conditional.COMMON_HEADERS, *(extra or [])]
+    return status, Headers([*headers, ("Content-Length", str(len(body)))]), body

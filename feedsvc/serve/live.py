@@ -30,6 +30,7 @@ from feedsvc.clock import current_time
 from feedsvc.config import CONFIG_NAME, Config
 from feedsvc.errors import FeedsvcError, SeedsError
 from feedsvc.store.ingest import ingest
+from feedsvc.site import routes as urls
 from feedsvc.site.model import Site
 
 log = logging.getLogger("feedsvc")
@@ -114,11 +115,10 @@ class Generation:
         """Whether `path` is a URL of the site (without preparing it)."""
         if path in self.prepared or path in self.rare:
             return True
-        with self.lock:
-            return self.site.render(path) is not None
+        return self.site.publishes(path)
 
     def _keep(self, path: str, found: object) -> None:
-        if "/archive/" in path or path.startswith("/articles/"):
+        if urls.match(path).kind in ("archive", "article"):
             if len(self.rare) >= RARE_DOCUMENTS:
                 # Oldest first; dicts keep insertion order.
                 del self.rare[next(iter(self.rare))]

@@ -1,30 +1,18 @@
-"""Render articles as Atom 1.0 and RSS 2.0 (through feedgen), JSON Feed 1.1
-and OPML 2.0 bytes. Pure: it is handed data and returns bytes; which
-articles go into which document is decided in site.py.
+"""Feed documents as bytes: Atom 1.0 and RSS 2.0 (through feedgen), JSON
+Feed 1.1 and OPML 2.0. Pure: it is handed data and returns bytes; which
+articles go into which document is decided in core.publish.
 
 How the bytes are made, and why:
-- Each article's Atom entry and RSS item are rendered once (`Entry`), and
-  documents are assembled by splicing those bytes into a head that feedgen
-  renders with no entries. An article sits in two feeds (the whole site and
-  its category), in a subscription feed or an archive, so rendering it once
-  is what keeps a cold build of a large site fast. feedgen's entry elements
-  carry no namespace of their own: inside the Atom head, whose root
-  declares the Atom namespace as default, they are Atom elements; RSS items
-  need no namespace.
-- Entry markup is feedgen's: its shape is taken from feedgen once and filled
-  with each article's values, escaped as lxml escapes them (see
-  `render_entry`), because building an lxml tree per entry would cost most
-  of a large build. The tests hold it byte for byte to `feedgen_entry`.
-- Entry id (Atom id, RSS guid with isPermaLink="false", JSON id) is the
-  article's permanent IRI, the same in every feed. Its link is the absolute
-  URL of the article page, built from the configured base URL.
-- The summary's paragraphs become escaped `<p>` elements: Atom
-  `<content type="html">`, RSS `<description>`, JSON `content_html`; JSON also
-  has `content_text` with paragraphs separated by a blank line.
+- Each article's Atom entry and RSS item are rendered once (see
+  `entries`), and documents are assembled by splicing those bytes into a
+  head that feedgen renders with no entries. An article sits in two feeds
+  (the whole site and its category), so rendering it once is what keeps a
+  cold build of a large site fast. feedgen's entry elements carry no
+  namespace of their own: inside the Atom head, whose root declares the
+  Atom namespace as default, they are Atom elements; RSS items need none.
 - Nothing here reads the clock or a library version: the generator is named
   explicitly and every date comes from the data, so the same input gives
-  the same bytes. Dates are handed to feedgen as datetimes, never strings
-  (it would parse strings with dateutil, which is slow).
+  the same bytes.
 - RFC 5005 (`fh:archive`, `prev-archive`, `next-archive`, `current`) and
   RFC 6721 (`at:deleted-entry`) are added through a small feedgen extension,
   so their namespaces are declared on the root element.
@@ -33,20 +21,19 @@ How the bytes are made, and why:
 from __future__ import annotations
 
 import datetime as dt
-import functools
-import html
 import json
-import re
 from dataclasses import dataclass, field
 
-from feedgen.entry import FeedEntry
 from feedgen.ext.base import BaseExtension
 from feedgen.feed import FeedGenerator
 from lxml import etree
 
-from feedsvc.site import routes as urls
 from feedsvc.config import GENERATOR, Config
-from feedsvc.core.models import Article, Withdrawal
+from feedsvc.core.models import Withdrawal
+from feedsvc.site import routes as urls
+from feedsvc.site.entries import HTML_TYPE, Entry, json_item, render_entry, rfc3339, xml_safe
+
+__all__ = ["Entry", "FeedHead", "Outline", "atom_feed", "json_feed", "json_item", "opml", "render_entry", "rss_feed"]
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 HISTORY_NS = "http://purl.org/syndication/history/1.0"
@@ -57,31 +44,6 @@ OPML_DOCS = "http://opml.org/spec2.opml"
 
 ATOM_TYPE = "application/atom+xml"
 RSS_TYPE = "application/rss+xml"
-HTML_TYPE = "text/html"
-
-# Characters XML 1.0 cannot carry. Ingest already removed them from page
-# text; this is the last line of defence for text that reached an Article
-# another way, since lxml refuses them and the entry patterns below would
-# pass them through.
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-_CONTROL_BYTES = bytes([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20)])
-
-
-def xml_safe(text: str) -> str:
-    # Checking the UTF-8 bytes is several times faster than a regex search,
-    # and this runs on every title and summary.
-    try:
-        data = text.encode("utf-8")
-    except UnicodeEncodeError:  # a lone surrogate
-        return _NOT_XML.sub("", text)
-    clean = len(data.translate(None, _CONTROL_BYTES)) == len(data)
-    if clean and b"\xef\xbf\xbe" not in data and b"\xef\xbf\xbf" not in data:
-        return text
-    return _NOT_XML.sub("", text)
-
-
-def rfc3339(moment: dt.datetime) -> str:
-    return moment.isoformat()
 
 
 @dataclass(frozen=True)
@@ -108,13 +70,6 @@ class FeedHead:
         return self.current_url is not None
 
 
-@dataclass(frozen=True)
-class Entry:
-    """One article rendered once: its Atom entry and RSS item as bytes."""
-
-    atom: bytes
-    rss: bytes
-
 
 @dataclass(frozen=True)
 class Outline:
@@ -125,30 +80,6 @@ class Outline:
     html_url: str
 
 
-UNTITLED = "(untitled)"
-
-
-def entry_title(article: Article) -> str:
-    """The title as feeds carry it. Ingest never yields an empty title, but
-    feedgen refuses one, so a record that lost its title still renders."""
-    title = xml_safe(article.title)
-    return title if title.strip() else UNTITLED
-
-
-def summary_html(article: Article) -> str:
-    """The summary as HTML: one escaped <p> per paragraph."""
-    escaped = html.escape(xml_safe(article.summary), quote=False)
-    paragraphs = [p for p in escaped.split("\n\n") if p]
-    return "<p>" + "</p>\n<p>".join(paragraphs) + "</p>" if paragraphs else ""
-
-
-def summary_text(article: Article) -> str:
-    return "\n\n".join(xml_safe(p) for p in article.paragraphs)
-
-
-def article_url(config: Config, article: Article) -> str:
-    return urls.absolute(config.site_url, urls.article_path(article.id))
-
 
 def asset_url(config: Config, value: str | None) -> str | None:
     """An icon or logo setting: absolute URLs as given, paths under the site."""
@@ -158,168 +89,6 @@ def asset_url(config: Config, value: str | None) -> str | None:
         return value
     return urls.absolute(config.site_url, value)
 
-
-def feedgen_entry(config: Config, article: Article) -> Entry:
-    """The Atom entry and RSS item of one article, as feedgen renders them."""
-    entry = FeedEntry()
-    entry.id(article.iri)  # also the RSS guid, isPermaLink="false"
-    entry.title(entry_title(article))
-    entry.link(href=article_url(config, article), rel="alternate", type=HTML_TYPE)
-    entry.content(summary_html(article), type="html")  # RSS: escaped <description>
-    entry.published(article.published)
-    entry.updated(article.updated)
-    entry.category(term=article.category_slug, label=xml_safe(article.category))
-    return Entry(_serialize(entry.atom_entry()), _serialize(entry.rss_entry()))
-
-
-def _serialize(element: etree._Element) -> bytes:
-    # UTF-8 without a declaration: the bytes are spliced into a UTF-8 document.
-    return etree.tostring(element, encoding="utf-8")
-
-
-def render_entry(config: Config, article: Article) -> Entry:
-    """The Atom entry and RSS item of one article: feedgen's bytes.
-
-    feedgen builds an lxml tree per entry, which costs most of a large
-    build. The shape of its output is fixed, so it is taken once from
-    feedgen itself (`_EntryShape`) and filled with each article's escaped
-    values; the result is byte for byte what feedgen gives, which the tests
-    check on hostile text. Anything the shape cannot hold (an empty title
-    or summary, where feedgen leaves elements out or empty) goes to feedgen.
-    """
-    values = _values(config, article)
-    if values is None:
-        return feedgen_entry(config, article)
-    shape = _entry_shape()
-    return Entry(shape.atom.fill(values), shape.rss.fill(values))
-
-
-def _text(value: str) -> str:
-    """Escaped as libxml2 escapes element text."""
-    return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\r", "&#13;")
-
-
-def _attribute(value: str) -> str:
-    """Escaped as libxml2 escapes a double-quoted attribute value."""
-    return (
-        _text(value)
-        .replace('"', "&quot;")
-        .replace("\n", "&#10;")
-        .replace("\t", "&#9;")
-    )
-
-
-_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-
-
-def rfc822(moment: dt.datetime) -> str:
-    """An RFC 822 date as feedgen writes it (C locale), without touching
-    the process locale."""
-    offset = "+0000" if moment.tzinfo is dt.timezone.utc else moment.strftime("%z")
-    return (
-        f"{_DAYS[moment.weekday()]}, {moment.day:02d} {_MONTHS[moment.month - 1]} {moment.year} "
-        f"{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d} {offset}"
-    )
-
-
-def _values(config: Config, article: Article) -> dict[str, str] | None:
-    """The escaped value of every slot, or None when feedgen's output would
-    not have the usual shape."""
-    title, content, label = entry_title(article), summary_html(article), xml_safe(article.category)
-    if not (title and content and label and article.category_slug and article.iri):
-        return None
-    if article.published.year < 1000 or article.updated.year < 1000:
-        return None  # strftime pads such years differently on some platforms
-    url = article_url(config, article)
-    return {
-        "id": _text(article.iri),
-        "title": _text(title),
-        "link": _text(url),
-        "href": _attribute(url),
-        "content": _text(content),
-        "term": _attribute(article.category_slug),
-        "label": _attribute(label),
-        "label_text": _text(label),
-        "published": article.published.isoformat(),
-        "updated": article.updated.isoformat(),
-        "pubdate": rfc822(article.published),
-    }
-
-
-class _Pattern:
-    """Serialized markup with a named slot wherever a value goes."""
-
-    def __init__(self, markup: str, markers: dict[str, str]) -> None:
-        template = markup.replace("{", "{{").replace("}", "}}")
-        for slot, marker in markers.items():
-            template = template.replace(marker, "{" + slot + "}")
-        self.template = template
-
-    def fill(self, values: dict[str, str]) -> bytes:
-        return self.template.format_map(values).encode("utf-8")
-
-
-@dataclass(frozen=True)
-class _EntryShape:
-    atom: _Pattern
-    rss: _Pattern
-
-
-@functools.cache
-def _entry_shape() -> _EntryShape:
-    """Let feedgen render an entry whose every value is a distinct marker,
-    and cut its output at the markers."""
-    published = dt.datetime(1901, 2, 3, 4, 5, 6, tzinfo=dt.timezone.utc)
-    updated = dt.datetime(1902, 3, 4, 5, 6, 7, tzinfo=dt.timezone.utc)
-    entry = FeedEntry()
-    entry.id("urn:x-slot:id")
-    entry.title("x-slot-title")
-    entry.link(href="http://x-slot/link", rel="alternate", type=HTML_TYPE)
-    entry.content("x-slot-content", type="html")
-    entry.published(published)
-    entry.updated(updated)
-    entry.category(term="x-slot-term", label="x-slot-label")
-    atom = _serialize(entry.atom_entry()).decode("utf-8")
-    rss = _serialize(entry.rss_entry()).decode("utf-8")
-    common = {
-        "id": "urn:x-slot:id",
-        "title": "x-slot-title",
-        "content": "x-slot-content",
-    }
-    atom_markers = {
-        **common,
-        "href": "http://x-slot/link",
-        "term": "x-slot-term",
-        "label": "x-slot-label",
-        "published": published.isoformat(),
-        "updated": updated.isoformat(),
-    }
-    rss_markers = {
-        **common,
-        "link": "http://x-slot/link",
-        "label_text": "x-slot-label",
-        "pubdate": rfc822(published),
-    }
-    # Every value must appear exactly once, or the cut would be wrong; a
-    # feedgen release that changes this fails here, loudly, at first use.
-    for markup, markers in ((atom, atom_markers), (rss, rss_markers)):
-        if any(markup.count(marker) != 1 for marker in markers.values()):
-            raise RuntimeError("feedgen's entry markup has an unexpected shape")
-    return _EntryShape(_Pattern(atom, atom_markers), _Pattern(rss, rss_markers))
-
-
-def json_item(config: Config, article: Article) -> dict:
-    return {
-        "id": article.iri,
-        "url": article_url(config, article),
-        "title": entry_title(article),
-        "content_html": summary_html(article),
-        "content_text": summary_text(article),
-        "date_published": rfc3339(article.published),
-        "date_modified": rfc3339(article.updated),
-        "tags": [xml_safe(article.category)],
-    }
 
 
 class _History(BaseExtension):

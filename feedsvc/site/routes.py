@@ -1,7 +1,12 @@
-"""Every URL path feedsvc publishes, and the file each one is exported to.
-The server and the static export both take their paths from here."""
+"""The route table: every URL path feedsvc publishes, declared once. The
+same declaration builds a path (`Route.path`) and matches one (`match`), so
+the server, the export, the checker and WebSub always agree. A path's
+export file is the path itself, with `index.html` for a folder."""
 
 from __future__ import annotations
+
+import re
+from dataclasses import dataclass
 
 FORMATS = ("atom", "rss", "json")
 ARCHIVE_FORMATS = ("atom", "rss")
@@ -16,34 +21,108 @@ CONTENT_TYPES = {
     "js": "text/javascript; charset=utf-8",
 }
 
-INDEX_PATH = "/"
-OPML_PATH = "/feeds.opml"
-STYLESHEET_PATH = "/style.css"
-SCRIPT_PATH = "/copy.js"
+# kind -> its paths: with a category slug, and without one (the whole site).
+_TABLE: tuple[tuple[str, str], ...] = (
+    ("index", "/"),
+    ("opml", "/feeds.opml"),
+    ("stylesheet", "/style.css"),
+    ("script", "/copy.js"),
+    ("feed", "/feeds/all.{fmt}"),
+    ("feed", "/feeds/category/{slug}.{fmt}"),
+    ("archive", "/feeds/all/archive/{number}.{fmt}"),
+    ("archive", "/feeds/category/{slug}/archive/{number}.{fmt}"),
+    ("category", "/categories/{slug}/"),
+    ("article", "/articles/{id}/"),
+)
+
+_FIELDS = {
+    "slug": r"[^/]+",
+    "id": r"[^/]+",
+    "number": r"[1-9][0-9]*",
+}
+_FORMATS_OF = {"feed": FORMATS, "archive": ARCHIVE_FORMATS}
+
+
+@dataclass(frozen=True)
+class Route:
+    """One URL of the site: its kind, and the category slug (None for the
+    whole site), archive number, format or article id it names."""
+
+    kind: str
+    slug: str | None = None
+    number: int = 0
+    fmt: str | None = None
+    id: str | None = None
+
+    @property
+    def path(self) -> str:
+        for kind, template in _TABLE:
+            if kind == self.kind and ("{slug}" in template) == (self.slug is not None):
+                return template.format(slug=self.slug, number=self.number, fmt=self.fmt, id=self.id)
+        raise ValueError(f"no route for {self}")
+
+    @property
+    def document(self) -> "Route":
+        """The document this is one format of: formats of a feed or an
+        archive share it."""
+        return Route(self.kind, self.slug, self.number, None, self.id)
+
+
+def _pattern(kind: str, template: str) -> re.Pattern:
+    fields = dict(_FIELDS, fmt="|".join(_FORMATS_OF.get(kind, ())))
+    parts = re.split(r"\{(\w+)\}", template)
+    regex = "".join(re.escape(part) if i % 2 == 0 else f"(?P<{part}>{fields[part]})" for i, part in enumerate(parts))
+    return re.compile(regex)
+
+
+_PATTERNS = tuple((kind, _pattern(kind, template)) for kind, template in _TABLE)
+
+
+def match(path: str) -> Route | None:
+    """The route `path` names, or None when the site has no such URL shape."""
+    for kind, pattern in _PATTERNS:
+        found = pattern.fullmatch(path)
+        if found:
+            values = found.groupdict()
+            number = int(values["number"]) if "number" in values else 0
+            return Route(kind, values.get("slug"), number, values.get("fmt"), values.get("id"))
+    return None
+
+
+INDEX_PATH = Route("index").path
+OPML_PATH = Route("opml").path
+STYLESHEET_PATH = Route("stylesheet").path
+SCRIPT_PATH = Route("script").path
 
 
 def feed_path(slug: str | None, fmt: str) -> str:
     """The subscription feed: the whole site when `slug` is None."""
-    return f"/feeds/all.{fmt}" if slug is None else f"/feeds/category/{slug}.{fmt}"
+    return Route("feed", slug, fmt=fmt).path
 
 
 def archive_path(slug: str | None, number: int, fmt: str) -> str:
     """RFC 5005 archive document `number`, counted from 1 for the oldest."""
-    base = "/feeds/all" if slug is None else f"/feeds/category/{slug}"
-    return f"{base}/archive/{number}.{fmt}"
+    return Route("archive", slug, number, fmt).path
 
 
 def html_path(slug: str | None) -> str:
-    return INDEX_PATH if slug is None else f"/categories/{slug}/"
+    return INDEX_PATH if slug is None else Route("category", slug).path
 
 
 def article_path(article_id: str) -> str:
-    return f"/articles/{article_id}/"
+    return Route("article", id=article_id).path
 
 
 def absolute(site_url: str, path: str) -> str:
     """An absolute URL under the configured base URL (never the Host header)."""
     return site_url.rstrip("/") + "/" + path.lstrip("/")
+
+
+def relative(from_path: str, to_path: str) -> str:
+    """A link from the page at `from_path` to `to_path` that works on any
+    host, under any path prefix and from file://: relative, and naming a
+    folder's index.html, since file:// shows a folder as a listing."""
+    return "../" * (from_path.count("/") - 1) + file_for(to_path)
 
 
 def file_for(path: str) -> str:

@@ -1,18 +1,26 @@
-"""Bring the ledger up to date with the seeds folder: the one place that
-runs pages -> parse -> normalize -> ledger, for the CLI, the server and
-the export alike."""
+"""The one ledger transaction: bring the ledger up to date with the seeds
+folder (pages -> parse -> merge), apply an operator's mark if there is one,
+let the publish guard judge the result, and save once. The CLI, the server
+and the export all go through `ingest`."""
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field, replace
+from typing import Callable
 
-from feedsvc.store import ledger as ledger_file
-from feedsvc.config import Config
-from feedsvc.core.models import Article, Ledger, Problem, Withdrawal
+from feedsvc.config import CONFIG_NAME, Config
+from feedsvc.errors import ConfigError
+from feedsvc.core.junk import is_error_page
 from feedsvc.core.merge import ParsedPage, Site, Update, articles, departures, normalize, withdrawals
+from feedsvc.core.models import Article, Ledger, Page, Problem, Withdrawal
+from feedsvc.core.parse import Limits
+from feedsvc.store import ledger as ledger_file
+from feedsvc.store.reading import read_cards
 from feedsvc.store.seeds import PageFile, list_pages, read_page
-from feedsvc.core.parse import Limits, parse_page
+
+# An operator's mark: the ledger after the pages were merged -> the ledger to save.
+Change = Callable[[Ledger], Ledger]
 
 
 @dataclass(frozen=True)
@@ -29,6 +37,8 @@ class Ingest:
     changed: tuple[str, ...]
     written: bool
     files: tuple[PageFile, ...] = field(default=(), repr=False)
+    # The ledger file's bytes as this transaction left them (or found them).
+    ledger_bytes: bytes = field(default=b"", repr=False, compare=False)
 
     def articles(self, site_key: str) -> list[Article]:
         return articles(self.ledger, site_key)
@@ -40,67 +50,142 @@ class Ingest:
         return departures(self.ledger)
 
 
+# The publish guard: raises when a result must not be saved or published.
+Judge = Callable[[Ingest], None]
+
+
 def site_of(config: Config) -> Site:
     return Site(zone=config.zone, rules=config.category_rules, default_category=config.default_category)
 
 
-def ingest(config: Config, now: dt.datetime, write: bool = True, reprocess: bool = False) -> Ingest:
-    """Read every page and merge it into the ledger.
+def ingest(
+    config: Config,
+    now: dt.datetime,
+    write: bool = True,
+    reprocess: bool = False,
+    change: Change | None = None,
+    judge: Judge | None = None,
+) -> Ingest:
+    """Read every page and merge it into the ledger, in one transaction.
 
     Pages the ledger already knows (same name, same bytes) were merged in an
-    earlier run and cannot change anything, so they are only hashed, unless
-    `reprocess` asks for every page to be parsed again (after a split).
-    With `write` false nothing is written: the result is what a run would do.
+    earlier run and cannot change anything, so they are only hashed.
+    `change` is applied to the merged ledger; with `reprocess`, every page
+    is then merged again (after a split, so the pages are sorted out anew).
+    `judge` sees the result before anything is saved and may refuse it by
+    raising. With `write` false nothing is written: the result is what a
+    run would do.
     """
     files = list_pages(config.seeds)
+    pages, problems = _read(files, config.max_page_bytes)
+    path = config.ledger_path
+    if not write:
+        current, before = ledger_file.load(path)
+        result = _transact(config, pages, problems, files, current, now, change, reprocess)
+        if judge:
+            judge(result)
+        return replace(result, ledger_bytes=before)
+    with ledger_file.locked(path):
+        current, before = ledger_file.load(path)
+        result = _transact(config, pages, problems, files, current, now, change, reprocess)
+        if judge:
+            judge(result)
+        # A ledger nothing changed is not even dumped: with 100,000 records
+        # that alone costs seconds.
+        data = before if result.ledger is current and before else ledger_file.save(path, result.ledger, before)
+    return replace(result, written=data is not before, ledger_bytes=data)
+
+
+def _read(files: list[PageFile], max_bytes: int) -> tuple[list[Page], list[Problem]]:
     pages, problems = [], []
     for file in files:
-        page, problem = read_page(file, config.max_page_bytes)
+        page, problem = read_page(file, max_bytes)
         if problem:
             problems.append(problem)
         if page:
             pages.append(page)
+    return pages, problems
 
-    def merge(current: Ledger) -> tuple[Ledger, Ingest]:
-        parsed, cardless = [], 0
-        limits = Limits(config.max_title_chars, config.max_cards_per_page)
-        new_pages = [page for page in pages if (page.name, page.sha256) not in current.pages]
-        for page in pages if reprocess else new_pages:
-            items, found = parse_page(page.text, page.name, page.number, limits)
-            problems.extend(found)
-            if items:
-                parsed.append(ParsedPage(page.name, page.sha256, page.number, tuple(items)))
-            else:
-                cardless += 1
+
+def _transact(
+    config: Config,
+    pages: list[Page],
+    problems: list[Problem],
+    files: list[PageFile],
+    current: Ledger,
+    now: dt.datetime,
+    change: Change | None,
+    reprocess: bool,
+) -> Ingest:
+    _check_site_key(config, current)
+    found = list(problems)
+    new_pages = [page for page in pages if (page.name, page.sha256) not in current.pages]
+    parsed, cardless = _parse(config, pages if reprocess and change is None else new_pages, found, current, now)
+    update = _merge(config, parsed, current, now)
+    if change is not None:
+        changed = change(update.ledger)
+        update = Update(changed, update.new, update.changed)
+        if reprocess:  # the mark changes how cards resolve: sort every page out anew
+            again, _ = _parse(config, pages, [], changed, now)
+            merged = _merge(config, again, changed, now)
+            update = Update(merged.ledger, update.new + merged.new, update.changed + merged.changed)
+    if update.ledger.site_key != config.site_key or update.ledger.created is None:
+        # Recorded once: the key, so that a later change of it is caught, and
+        # the first run, the time of a site that has not changed yet.
+        stamped = replace(update.ledger, site_key=config.site_key, created=update.ledger.created or now)
+        update = Update(stamped, update.new, update.changed)
+    return Ingest(
+        ledger=update.ledger,
+        problems=tuple(found),
+        pages_read=len(files),
+        pages_skipped=len(files) - len(pages) + cardless,
+        new_pages=tuple(p.name for p in new_pages),
+        new_page_cards=sum(len(p.items) for p in parsed if (p.name, p.sha256) not in current.pages),
+        new=update.new,
+        changed=update.changed,
+        written=False,
+        files=tuple(files),
+    )
+
+
+def _check_site_key(config: Config, ledger: Ledger) -> None:
+    """Refuse to go on under another site_key than the one that minted the
+    ledger's ids: every id would change, and readers would show every
+    article again."""
+    if ledger.site_key is None or ledger.site_key == config.site_key or not ledger.records:
+        return
+    raise ConfigError(
+        f"{config.ledger_path} was written with site_key {ledger.site_key!r}, but the settings say {config.site_key!r}: "
+        "every article's and feed's id would change, and readers would show every article again. "
+        f"Set site_key = {ledger.site_key!r} in {config.seeds / CONFIG_NAME}; to start a new site on purpose, "
+        "move the ledger away first (docs/settings.md, site_key)"
+    )
+
+
+def _parse(
+    config: Config, pages: list[Page], problems: list[Problem], current: Ledger, now: dt.datetime
+) -> tuple[list[ParsedPage], int]:
+    """The pages' cards; the second value counts pages without any. A page
+    is read as of when its bytes were first seen (dates without a year)."""
+    limits = Limits(config.max_title_chars, config.max_cards_per_page)
+    parsed, cardless = [], 0
+    for page in pages:
+        items, found = read_cards(page, config, current.pages.get((page.name, page.sha256), now), limits)
+        problems.extend(found)
+        if not items:
+            cardless += 1
+            if not any(p.message.startswith("skipped") for p in found):
                 problems.append(Problem(page.name, "skipped: no article card found on the page"))
-        # With no page to merge the ledger cannot change; skipping normalize
-        # keeps `current` itself, which tells the caller not to save it.
-        update: Update = normalize(parsed, current, site_of(config), now) if parsed else Update(current, (), ())
-        fresh = [p for p in parsed if (p.name, p.sha256) not in current.pages]
-        result = Ingest(
-            ledger=update.ledger,
-            problems=tuple(problems),
-            pages_read=len(files),
-            pages_skipped=len(files) - len(pages) + cardless,
-            new_pages=tuple(p.name for p in new_pages),
-            new_page_cards=sum(len(p.items) for p in fresh),
-            new=update.new,
-            changed=update.changed,
-            written=False,
-            files=tuple(files),
-        )
-        return update.ledger, result
+        elif is_error_page((item.title for item in items), config.error_page_titles):
+            cardless += 1
+            title = items[0].title
+            problems.append(Problem(page.name, f"skipped: it looks like an error or block page ({title!r}), not news; see error_page_titles"))
+        else:
+            parsed.append(ParsedPage(page.name, page.sha256, page.number, tuple(items)))
+    return parsed, cardless
 
-    path = config.ledger_path
-    if not write:
-        current, _ = ledger_file.load(path)
-        return merge(current)[1]
-    with ledger_file.locked(path):
-        current, before = ledger_file.load(path)
-        updated, result = merge(current)
-        # Dumping 100,000 records only to find the same bytes costs seconds.
-        # (A ledger file laid out by hand then keeps its layout until the
-        # next real change rewrites it.)
-        unchanged = updated is current and before
-        written = False if unchanged else ledger_file.save(path, updated, before)
-    return replace(result, written=written)
+
+def _merge(config: Config, parsed: list[ParsedPage], current: Ledger, now: dt.datetime) -> Update:
+    # With no page to merge the ledger cannot change; skipping normalize
+    # keeps `current` itself, which tells the transaction not to save it.
+    return normalize(parsed, current, site_of(config), now) if parsed else Update(current, (), ())

@@ -9,7 +9,7 @@ import contextlib
 import datetime as dt
 import functools
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Iterator
 
 import orjson
 from filelock import FileLock, Timeout
@@ -57,31 +57,27 @@ def load(path: Path) -> tuple[Ledger, bytes]:
         return parse(data, str(path)), data
 
 
-def update(path: Path, change: Callable[[Ledger], tuple[Ledger, object]]) -> object:
-    """Load, change and save the ledger under its lock. Returns what
-    `change` returns beside the new ledger."""
-    with locked(path):
-        ledger, before = load(path)
-        changed, result = change(ledger)
-        save(path, changed, before)
-    return result
-
-
-def save(path: Path, ledger: Ledger, before: bytes = b"") -> bool:
-    """Write the ledger atomically, unless its bytes would not change."""
+def save(path: Path, ledger: Ledger, before: bytes = b"") -> bytes:
+    """Write the ledger atomically, unless its bytes would not change;
+    return its bytes (`before` itself when nothing was written)."""
     with collector.paused():  # what dump builds is gone when it returns
         data = dump(ledger)
     if data == before:
-        return False
+        return before
     try:
         atomic_write(path, data)
     except OSError as error:
         raise LedgerError(f"{path}: cannot write the ledger: {error.strerror}; the previous ledger is intact") from None
-    return True
+    return data
 
 
 def dump(ledger: Ledger) -> bytes:
-    lines = [{"feedsvc_ledger": VERSION}]
+    header: dict = {"feedsvc_ledger": VERSION}
+    if ledger.site_key is not None:
+        header["site_key"] = ledger.site_key
+    if ledger.created is not None:
+        header["created"] = stamp(ledger.created)
+    lines = [header]
     lines += [
         {"kind": "page", "name": name, "sha256": sha, "first_seen": stamp(seen)}
         for (name, sha), seen in sorted(ledger.pages.items())
@@ -135,6 +131,9 @@ def _record_line(r: Record) -> dict:
         "withdrawn": stamp(r.withdrawn) if r.withdrawn else None,
         "note": r.note,
     }
+    if r.link is not None:  # absent, not null: ledgers without links keep their bytes
+        line["link"] = r.link
+        line["link_seen"] = stamp(r.link_seen) if r.link_seen else None
     if r.departures:
         line["departures"] = [[category, stamp(when)] for category, when in r.departures]
     return line
@@ -148,6 +147,7 @@ def parse(data: bytes, source: str) -> Ledger:
     splits: list[Split] = []
     lines: dict[str, tuple[Record, memoryview]] = {}
     record_lines: dict[str, int] = {}
+    site_key = created = None
     number = 0
     for number, raw in enumerate(_lines(data), start=1):
         try:
@@ -156,6 +156,8 @@ def parse(data: bytes, source: str) -> Ledger:
                 raise ValueError("not a JSON object")
             if number == 1:
                 _check_header(line)
+                site_key = line.get("site_key")
+                created = _time(line["created"]) if "created" in line else None
                 continue
             kind = line["kind"]
             if kind == "article":
@@ -188,7 +190,7 @@ def parse(data: bytes, source: str) -> Ledger:
                 f"{source}: line {record_lines[record.id]}: article {record.id} names category {record.category!r}, "
                 "which has no slug line; restore it from version control, the file was left untouched"
             )
-    return Ledger(pages=pages, records=records, categories=categories, aliases=aliases, splits=tuple(splits), lines=lines)
+    return Ledger(pages=pages, records=records, categories=categories, aliases=aliases, splits=tuple(splits), site_key=site_key, created=created, lines=lines)
 
 
 def _lines(data: bytes) -> Iterator[memoryview]:
@@ -238,6 +240,8 @@ def _record(line: dict) -> Record:
         withdrawn=_time(line["withdrawn"]) if line["withdrawn"] else None,
         note=line.get("note"),
         departures=tuple((category, _time(when)) for category, when in line.get("departures", ())),
+        link=line.get("link"),
+        link_seen=_time(line["link_seen"]) if line.get("link_seen") else None,
     )
 
 

@@ -1,5 +1,7 @@
 """Find the page files in the seeds folder and decode them: UTF-8 with or
-without a BOM, CRLF or LF, and Windows-1252 for any line that is not UTF-8."""
+without a BOM, CRLF or LF, and Windows-1252 for any line that is not UTF-8.
+An HTML page is decoded by its BOM, then its `<meta charset>`, then as a
+text page is."""
 
 from __future__ import annotations
 
@@ -13,6 +15,12 @@ from feedsvc.errors import SeedsError
 from feedsvc.core.models import UNNUMBERED, Page, Problem
 
 _NUMBER = re.compile(r"^(\d+)")
+PAGE_SUFFIXES = (".txt", ".html", ".htm")
+HTML_SUFFIXES = (".html", ".htm")
+_BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
+# The charset a page declares, in its first few kilobytes as browsers look.
+_META_CHARSET = re.compile(rb"<meta[^>]*?charset\s*=\s*[\"']?\s*([A-Za-z0-9_.:-]+)", re.IGNORECASE)
+_CHARSET_WINDOW = 4096
 # Bytes that are not UTF-8 (decoded by the OS as lone surrogates) and control characters.
 _UNFIT_NAME = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
@@ -27,8 +35,8 @@ class PageFile:
 
 
 def list_pages(seeds: Path) -> list[PageFile]:
-    """Every `*.txt` file directly in `seeds`, sorted by name, so the order
-    of files on disk never matters."""
+    """Every `*.txt`, `*.html` and `*.htm` file directly in `seeds`, sorted
+    by name, so the order of files on disk never matters."""
     if not seeds.is_dir():
         raise SeedsError(f"seeds folder {seeds} does not exist or is not a folder; pass --seeds DIR")
     found = []
@@ -37,7 +45,7 @@ def list_pages(seeds: Path) -> list[PageFile]:
     except OSError as error:
         raise SeedsError(f"cannot list the seeds folder {seeds}: {error.strerror}") from None
     for path in entries:
-        if path.suffix != ".txt" or path.name.startswith("."):
+        if path.suffix not in PAGE_SUFFIXES or path.name.startswith("."):
             continue
         try:
             stat = path.stat()
@@ -74,15 +82,47 @@ def read_page(page: PageFile, max_bytes: int) -> tuple[Page | None, Problem | No
     return decode_page(name, data)
 
 
+def is_html(name: str) -> bool:
+    return name.endswith(HTML_SUFFIXES)
+
+
 def decode_page(name: str, data: bytes) -> tuple[Page | None, Problem | None]:
     if not data.strip():
         return None, Problem(name, "skipped: the page is empty")
+    if is_html(name):
+        return decode_html(name, data), None
     if b"\x00" in data:
         return None, Problem(name, "skipped: binary file (it contains NUL bytes)")
     sha = hashlib.sha256(data).hexdigest()
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     return Page(name, page_number(name), sha, decode_text(data)), None
+
+
+def decode_html(name: str, data: bytes) -> Page:
+    """An HTML page's text: its BOM says the encoding, else its `<meta
+    charset>`, else it is read as a text page is (UTF-8, Windows-1252 for
+    a line that is not)."""
+    sha = hashlib.sha256(data).hexdigest()
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            return Page(name, page_number(name), sha, data[len(bom) :].decode(encoding, errors="replace"))
+    declared = _META_CHARSET.search(data[:_CHARSET_WINDOW])
+    encoding = _known_encoding(declared.group(1).decode("ascii")) if declared else None
+    if encoding and encoding not in ("utf-8", "utf-16-le", "utf-16-be", "utf-16"):
+        text = data.decode(encoding, errors="replace")
+    else:  # a page saved as UTF-16 declares it, but its bytes say otherwise
+        text = decode_text(data)
+    return Page(name, page_number(name), sha, text.replace("\x00", ""))
+
+
+def _known_encoding(label: str) -> str | None:
+    try:
+        name = codecs.lookup(label).name
+    except LookupError:
+        return None
+    # As browsers do: a page that says Latin-1 is read as Windows-1252.
+    return "cp1252" if name in ("latin-1", "iso8859-1", "ascii") else name
 
 
 # What surrogateescape turns each byte that is not UTF-8 into.

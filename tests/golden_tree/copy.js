@@ -74,7 +74,19 @@
     button.setAttribute("aria-live", "polite");
     button.addEventListener("click", copy);
   });
+  // An address too long for its box shows its end, which tells the feeds
+  // apart; the copy button still copies all of it.
+  function showEnds() {
+    document.querySelectorAll(".feed-url input").forEach(function (field) {
+      if (document.activeElement !== field) {
+        field.scrollLeft = field.scrollWidth;
+      }
+    });
+  }
+
   document.querySelectorAll(".feed-url input").forEach(function (field) {
     field.addEventListener("focus", selectAll);
   });
+  showEnds();
+  window.addEventListener("resize", showEnds);
 })();

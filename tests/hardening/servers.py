@@ -37,6 +37,9 @@ class Gunicorn:
         self.log_path = log
         env = {k: v for k, v in os.environ.items() if not k.startswith("FEEDSVC_")}
         env["PYTHONUNBUFFERED"] = "1"
+        # The links the builds in these tests publish under, so served and
+        # built bytes can be compared.
+        env["FEEDSVC_BASE_URL"] = "http://127.0.0.1:8000/"
         env.update(environ or {})
         command = [sys.executable, "-m", "feedsvc.cli", "serve", "--seeds", str(seeds), "--port", str(self.port)]
         command += ["--workers", str(workers), *extra]

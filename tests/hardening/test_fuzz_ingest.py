@@ -23,6 +23,8 @@ from feedsvc.config import load_config
 from feedsvc.store.ingest import ingest
 
 from .checks import assert_clean_article, assert_clean_text
+from .html_strategies import SETTINGS as HTML_SETTINGS
+from .html_strategies import raw_html_pages
 from .strategies import page_bytes, raw_pages
 
 SAMPLE_CONFIG = Path(__file__).resolve().parents[2] / "seeds" / "feedsvc.toml"
@@ -32,12 +34,12 @@ LATER = NOW + dt.timedelta(days=3)
 CI = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
-def write_seeds(folder: Path, pages: list[bytes]) -> Path:
+def write_seeds(folder: Path, pages: list[bytes], suffix: str = ".txt", extra_config: str = "") -> Path:
     seeds = folder / "seeds"
     seeds.mkdir()
-    shutil.copyfile(SAMPLE_CONFIG, seeds / "feedsvc.toml")
+    (seeds / "feedsvc.toml").write_text(SAMPLE_CONFIG.read_text(encoding="utf-8") + "\n" + extra_config, encoding="utf-8")
     for number, data in enumerate(pages):
-        (seeds / f"{number:03d}_page.txt").write_bytes(data)
+        (seeds / f"{number:03d}_page{suffix}").write_bytes(data)
     return seeds
 
 
@@ -49,16 +51,30 @@ ZONES = ["UTC", "Pacific/Kiritimati", "Etc/GMT+12"]
 @CI
 @given(pages=st.lists(raw_pages(), min_size=1, max_size=3), zone=st.sampled_from(ZONES))
 def test_no_page_makes_ingest_raise_or_leak_forbidden_characters(pages: list[bytes], zone: str) -> None:
+    check_ingest(pages, zone, ".txt", "")
+
+
+@CI
+@given(pages=st.lists(raw_html_pages(), min_size=1, max_size=3), zone=st.sampled_from(ZONES), table=st.sampled_from(HTML_SETTINGS))
+def test_no_html_page_makes_ingest_raise_or_leak_forbidden_characters(pages: list[bytes], zone: str, table: str) -> None:
+    """The same properties for HTML pages, read by selectors or as text."""
+    check_ingest(pages, zone, ".html", table)
+
+
+def check_ingest(pages: list[bytes], zone: str, suffix: str, table: str) -> None:
     with tempfile.TemporaryDirectory() as folder:
-        config = load_config(write_seeds(Path(folder), pages), environ={}, timezone=zone)
+        config = load_config(write_seeds(Path(folder), pages, suffix, table), environ={}, timezone=zone)
         result = ingest(config, NOW)
         published = result.articles(config.site_key)
         for article in published:
             assert_clean_article(article, config.max_title_chars)
+            if article.link is not None:  # only clean, absolute http(s) links
+                assert re.fullmatch(r"https?://[^\s#]+", article.link) and "utm_" not in article.link, article.link
+                assert_clean_text(article.link, "link")
         for name, slug in result.ledger.categories.items():
             assert_clean_text(name, "category name")
         for problem in result.problems:
-            assert problem.source.endswith(".txt"), problem
+            assert problem.source.endswith(suffix), problem
         # What was written is what was meant, and reads back the same.
         on_disk, _ = ledger_file.load(config.ledger_path)
         assert on_disk == result.ledger

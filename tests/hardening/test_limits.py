@@ -170,7 +170,7 @@ MEMORY_PROBE = textwrap.dedent(
     seeds, out, limit = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
     config = load_config(seeds, environ={}, max_page_bytes=limit)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    result = export.build(config, out, dt.datetime(2025, 10, 9, tzinfo=dt.timezone.utc), force=True)
+    result = export.build(config, out, dt.datetime(2025, 10, 9, tzinfo=dt.timezone.utc), force=True, allow_empty=True)
     after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(json.dumps({"grew": (after - before) * 1024, "articles": result.articles, "problems": result.problems}))
     """

@@ -44,7 +44,9 @@ def sample_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 @pytest.fixture
 def fresh_server(tmp_path: Path) -> Iterator[Server]:
     """The sample site for a test that changes its pages; the server picks
-    the changes up by itself and runs on the real clock, as deployed."""
+    the changes up by itself and runs on the real clock, as deployed, with
+    one worker: once a request shows a change, every later one does.
+    (Workers agreeing with each other is tested in test_gunicorn.py.)"""
     seeds = copy_sample_seeds(tmp_path / "seeds")
-    with serving(seeds, tmp_path / "logs") as server:
+    with serving(seeds, tmp_path / "logs", workers=1) as server:
         yield server

@@ -48,6 +48,7 @@ from . import readerlib
 from feedsvc.site.routes import file_for
 
 from .harness import Newsboat, Server, atom_grammar, fetch, free_port, have, start_server, subscription_feeds
+from .html_scraper import link_problems
 from .simulate import Day, Settings, Simulation, write_config
 from .watch import Seen, Watch, check_dates
 
@@ -224,6 +225,12 @@ class Subscribers:
         return problems
 
 
+    def links(self) -> dict[str, dict[str, str]]:
+        """The link the reader library opens for each entry, by feed and title."""
+        with closing(readerlib.open_reader(self.database)) as reader:
+            return {url: {e.title or "": e.link or "" for e in reader.get_entries(feed=url)} for url in self.urls}
+
+
 @dataclass(frozen=True)
 class Outcome:
     problems: list[str]  # none: all well
@@ -264,6 +271,8 @@ def run_replay(
         try:
             found += feeds.problems(server, day, len(articles))
             found += subscribers.update(day, simulation, shown_titles(articles, simulation))
+            if "html" in day.twists:
+                found += link_problems(day, simulation.truth, articles, subscribers.links())
             if day.number in (1, settings.days) or day.number % build_every == 0:
                 found += export_problems(server, day, workdir / "site")
         finally:

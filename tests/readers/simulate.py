@@ -8,7 +8,8 @@ so an article's date only shows once it moves to a later page. Titles get
 re-cased, summaries and categories edited. The scraper misbehaves the way
 real ones do: it saves the same page twice, saves unchanged articles under new
 file names, overwrites `000_latest.txt` in place, writes Windows-1252 or CRLF,
-pads lines with stray blanks, and prunes its old files.
+pads lines with stray blanks, prunes its old files, and on one day saves
+the pages as HTML instead of text.
 
 The generator is deterministic for a given `Settings`. `replay` (in
 `replay.py`) drives the server and the readers through it; run it longer than
@@ -25,6 +26,8 @@ import re
 import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+
+from .html_scraper import render_html
 
 UTC = dt.timezone.utc
 
@@ -268,6 +271,11 @@ class Scraper:
         removed = self.prune(day) if "prune" in twists else []
         written = []
         for number, page in enumerate(pages):
+            if "html" in twists:  # the scraper saves the pages as HTML today
+                data = render_html(number, page, with_trailers=number > 0).encode("utf-8")
+                name = file_name(number, data, style, date)[:-4] + ".html"
+                written.append(self.write(name, data, day))
+                continue
             text = self.render(number, page, noisy="noise" in twists)
             data = encode(text, cp1252="cp1252" in twists, crlf="crlf" in twists)
             name = file_name(number, data, style, date)
@@ -339,6 +347,10 @@ def file_name(number: int, data: bytes, style: str, date: dt.date) -> str:
     return f"{number:03d}_{hashlib.sha256(data).hexdigest()[:16]}.txt"
 
 
+# The day the scraper saves HTML instead of text: nothing may move.
+HTML_DAY = 12
+
+
 def plan(day: int) -> tuple[str, tuple[str, ...]]:
     """The scraper's style and quirks on `day`: fixed, so that every quirk
     happens at least once in any run of two weeks or more."""
@@ -352,6 +364,7 @@ def plan(day: int) -> tuple[str, tuple[str, ...]]:
             ("noise", day % 9 == 7),
             ("prune", day % 10 == 0),
             ("quiet", day % 9 == 0),
+            ("html", day == HTML_DAY),
         )
         if happens
     ]
@@ -469,7 +482,10 @@ site_subtitle = "A month of a busy listing site"
 author_name = "Simulated Trade Desk"
 default_category = "{DEFAULT_CATEGORY}"
 
-{rules}""",
+{rules}
+[html]
+mode = "text"
+""",
         encoding="utf-8",
     )
 

@@ -9,6 +9,7 @@ the index, category and article pages.)"""
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urljoin
 
 import pytest
 
@@ -38,7 +39,8 @@ def rendered(sample_server: Server) -> dict[str, object]:
         pytest.skip("chromium is not installed (Debian package chromium; .ci/run installs it)")
     index = dump_dom(sample_server.url)
     category = index.xpath('//section[@class="categories"]//h3/a/@href')[0]
-    return {"index": index, "category": dump_dom(category)}
+    # Pages link relatively, as a browser resolves against the page's URL.
+    return {"index": index, "category": dump_dom(urljoin(sample_server.url, category))}
 
 
 def alternates(dom) -> list[tuple[str, str]]:
@@ -59,7 +61,8 @@ def test_rendered_index_shows_categories_autodiscovery_and_instructions(sample_s
     assert len(shown) == len(categories) > 0
     for link, feed in zip(shown, categories):
         slug = feed.rsplit("/", 1)[1].removesuffix(".atom")
-        assert link.get("href") == sample_server.absolute(f"/categories/{slug}/") and link.text_content().strip()
+        href = urljoin(sample_server.url, link.get("href"))
+        assert href == sample_server.absolute(f"/categories/{slug}/index.html") and link.text_content().strip()
 
     assert "Paste this address into your feed reader" in dom.text_content()
     buttons = dom.xpath("//button[@data-copy]")

@@ -2,6 +2,8 @@
 by the reader library and newsboat: every article appears exactly once in
 each reader, no published date ever moves, every edit reaches the readers
 on its day, nothing else changes, and the feeds stay valid throughout.
+On one day the scraper saves HTML instead of text: no id changes, no
+`updated` moves, and the readers open each listed story's source link.
 
 The same replay runs longer outside the test suite:
 `python -m tests.readers.simulate --days 90`."""
@@ -20,7 +22,7 @@ pytestmark = pytest.mark.readers
 
 DAYS = 30
 STYLES = {"fresh", "latest", "renamed"}
-TWISTS = {"twice", "cp1252", "crlf", "noise", "prune", "quiet"}
+TWISTS = {"twice", "cp1252", "crlf", "noise", "prune", "quiet", "html"}
 
 
 def test_thirty_days_of_scraping_reach_every_reader_exactly_once(tmp_path: Path) -> None:

@@ -117,15 +117,42 @@ class Watch:
         return problems
 
 
+def _recorded(article: dict) -> dt.datetime:
+    return dt.datetime.fromisoformat(article["published"].replace("Z", "+00:00"))
+
+
+def _same_day_times(day: Day, truth: Truth, articles: list[dict]) -> dict[int, dt.datetime]:
+    """When each card first seen today with a trailer must be published."""
+    titles = truth.by_title()
+    order = [serial for page in day.listing for serial in page]
+    fresh = {s for s in day.new if truth.first_page[s] > 0}
+    earlier: dict[dt.date, dt.datetime] = {}
+    for article in articles:
+        serial = titles.get(article["title"].casefold())
+        if serial is not None and serial not in fresh:
+            published = _recorded(article)
+            earlier[published.date()] = max(published, earlier.get(published.date(), published))
+    expected = {}
+    for date in {truth.stories[s].date for s in fresh}:
+        cards = [s for s in order if s in fresh and truth.stories[s].date == date]
+        start = earlier[date] + dt.timedelta(seconds=1) if date in earlier else dt.datetime.combine(date, dt.time(0), tzinfo=dt.timezone.utc)
+        for step, serial in enumerate(reversed(cards)):
+            expected[serial] = start + dt.timedelta(seconds=step)
+    return expected
+
+
 def check_dates(day: Day, truth: Truth, articles: list[dict]) -> list[str]:
     """The ingest layer's dates (`feedsvc articles --json`) against the rules:
-    a card first seen with a trailer is published at 00:00 UTC of its date;
-    one first seen on the front page is published when first seen, a second
-    apart in listing order; a trailer shown later is only recorded."""
+    cards first seen together with a trailer of one date are published a
+    second apart from 00:00 UTC of that date (or from a second after the
+    latest time already recorded for it), the bottom card first; one first
+    seen on the front page is published when first seen, a second apart in
+    listing order; a trailer shown later is only recorded."""
     where = f"ingest, day {day.number}"
     problems = []
     titles = truth.by_title()
     fresh_undated = [s for s in day.new if truth.first_page[s] == 0]
+    dated = _same_day_times(day, truth, articles)
     for article in articles:
         serial = titles.get(article["title"].casefold())
         if serial is None:
@@ -133,7 +160,7 @@ def check_dates(day: Day, truth: Truth, articles: list[dict]) -> list[str]:
         story = truth.stories[serial]
         published = dt.datetime.fromisoformat(article["published"].replace("Z", "+00:00"))
         if truth.first_page[serial] > 0:
-            expected = dt.datetime.combine(story.date, dt.time(0), tzinfo=dt.timezone.utc)
+            expected = dated[serial] if serial in dated else _recorded(article)
             if (article["date_source"], published) != ("page", expected):
                 problems.append(f"{where}: {story.title!r} first seen with a trailer: published {published} ({article['date_source']}), expected {expected}")
         elif truth.first_day[serial] == day.number:

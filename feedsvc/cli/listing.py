@@ -1,0 +1,118 @@
+"""`feedsvc articles` and `preview`: the articles, as they are and as the
+next run would leave them."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import click
+import orjson
+from click.core import ParameterSource
+
+from feedsvc.store import ledger as ledger_file
+from feedsvc.config import Config
+from feedsvc.store.ingest import Ingest
+from feedsvc.cli import main
+from feedsvc.store.preview import describe
+from feedsvc.store.preview import preview as page_preview
+from feedsvc.cli.common import article_json, command_time, configure, run_ingest, seeds_options
+
+
+@main.command("articles")
+@seeds_options
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of a table.")
+@click.option("--all", "include_withdrawn", is_flag=True, help="Also list withdrawn articles and operator marks.")
+def articles_command(seeds: Path, ledger: Path | None, as_json: bool, include_withdrawn: bool) -> None:
+    """List the articles, newest first.
+
+    Listing is a run like any other: it records in the ledger what is new
+    in the seeds folder, which settles new articles' ids, dates and
+    categories. To look without recording anything, use `feedsvc preview`."""
+    config = configure(seeds, ledger)
+    result = run_ingest(config, command_time())
+    listed = [article_json(a) for a in result.articles(config.site_key)]
+    if include_withdrawn:
+        listed += _marks(result, config)
+    # One write of UTF-8 bytes for the whole listing: 100,000 separate
+    # echoes, the standard library's pure-Python indenting encoder, or
+    # click's scan of a long text for colour codes each take seconds.
+    if as_json:
+        click.echo(orjson.dumps(listed, option=orjson.OPT_INDENT_2))
+        return
+    click.echo("\n".join(_table_row(row) for row in listed).encode("utf-8"), nl=bool(listed))
+
+
+def _table_row(row: dict) -> str:
+    mark = f"  [{row['mark']}]" if "mark" in row else ""
+    return f"{row['id']}  {row['published'][:10]}  {row['category'][:20]:<20}  {row['title']}{mark}"
+
+
+def _marks(result: Ingest, config: Config) -> list[dict]:
+    """Withdrawn articles, aliases and splits, as rows beside the articles."""
+    rows = []
+    for record in sorted(result.ledger.records.values(), key=lambda r: r.seq):
+        if record.withdrawn:
+            rows.append(
+                {
+                    "id": record.id,
+                    "title": record.title,
+                    "category": record.category,
+                    "published": ledger_file.stamp(record.published),
+                    "mark": f"withdrawn {ledger_file.stamp(record.withdrawn)}" + (f": {record.note}" if record.note else ""),
+                }
+            )
+    for key, target in sorted(result.ledger.aliases.items()):
+        rows.append({"id": target, "title": key, "category": "", "published": "", "mark": f"alias: headline {key!r} -> {target}"})
+    for split in result.ledger.splits:
+        rows.append({"id": split.new_id, "title": "", "category": "", "published": ledger_file.stamp(split.since), "mark": f"split from {split.id}"})
+    return rows
+
+
+@main.command("preview")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False), required=False)
+@seeds_options
+@click.pass_context
+def preview_command(context: click.Context, file: Path | None, seeds: Path, ledger: Path | None) -> None:
+    """Show what the seeds folder, or one page FILE, would yield, recording nothing.
+
+    Without FILE: each article the next run would add (+), change (~) or
+    withdraw (-), with the date and category it would settle, and every
+    warning about the pages. The ledger is not written, so nothing is
+    settled yet: fix a category rule and preview again.
+
+    With FILE (a .txt or .html page, anywhere): each card's title, date,
+    category, link and first words, and the page's warnings, read with the
+    settings of --seeds/FEEDSVC_SEEDS, else of the file's own folder. Use
+    it to try [html] selectors before a page goes live."""
+    if file is None:
+        config = configure(seeds, ledger)
+        print_changes(config, command_time(), "feedsvc preview")
+        return
+    given = context.get_parameter_source("seeds") in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
+    config = configure(seeds if given else file.parent, None)
+    items, problems = page_preview(config, file, command_time())
+    for problem in problems:
+        click.echo(f"feedsvc: warning: {file.parent / str(problem)}", err=True)
+    for item in items:
+        click.echo("\n".join(describe(item, config.zone)))
+    click.echo(f"feedsvc preview: {len(items)} article(s), {len(problems)} warning(s)", err=True)
+
+
+def print_changes(config: Config, now: dt.datetime, command: str, out: Path | None = None) -> None:
+    """The articles a run would add (+), change (~) or withdraw (-): since
+    the last build into `out` when there is one. And whether the publish
+    guard would refuse the run."""
+    from feedsvc.publish.diff import article_changes
+    from feedsvc.publish.guard import refusal
+    from feedsvc.publish.manifest import state_folder
+
+    result = run_ingest(config, now, write=False)
+    changes = article_changes(config, result, state_folder(config, out) if out is not None else None)
+    for mark, article in changes:
+        click.echo(f"{mark} {article.id}  {article.published[:10]}  {article.category[:20]:<20}  {article.title}")
+    counts = {mark: sum(1 for m, _ in changes if m == mark) for mark in "+~-"}
+    click.echo(f"{command}: {counts['+']} to add, {counts['~']} to change, {counts['-']} to withdraw", err=True)
+    reason = refusal(result, config.max_new_articles)
+    if reason:
+        click.echo(f"feedsvc: note: a build would refuse to publish: {reason}", err=True)

@@ -1,0 +1,155 @@
+"""`feedsvc build`, `check` and `ping`: the static tree and its readers."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import time
+from pathlib import Path
+
+import click
+import filelock
+
+from feedsvc.errors import FeedsvcError, SeedsError
+from feedsvc.cli import main
+from feedsvc.cli.listing import print_changes
+from feedsvc.cli.common import command_time, configure, run_ingest, seeds_options
+
+
+@main.command("build")
+@seeds_options
+@click.option("--out", type=click.Path(path_type=Path, file_okay=False), help="Folder to write the tree into (created when missing).")
+@click.option("--base-url", help="Absolute URL the tree is served from [default: base_url in feedsvc.toml].")
+@click.option("--check", "check_only", is_flag=True, help="Write nothing; list the files that would change and exit 1 when the tree is not up to date.")
+@click.option("--diff", "show_diff", is_flag=True, help="Write nothing; list the articles a build would add, change or withdraw.")
+@click.option("--force", is_flag=True, help="Publish even when the publish guard refuses the run.")
+@click.option("--allow-empty", is_flag=True, help="Publish even when the site has no article at all.")
+def build_command(
+    seeds: Path,
+    ledger: Path | None,
+    out: Path | None,
+    base_url: str | None,
+    check_only: bool,
+    show_diff: bool,
+    force: bool,
+    allow_empty: bool,
+) -> None:
+    """Write every feed, archive and page of the site as files under --out.
+
+    Only files whose bytes change are written, each atomically; files an
+    earlier build wrote that the site no longer publishes are removed. The
+    build refuses to publish a run that adds more than max_new_articles new
+    articles to a ledger that already has some, or whose new pages hold no
+    article card (--force overrides), and a site with no article at all
+    (--allow-empty overrides). Ends with one summary line on stderr.
+    """
+    if out is None and not show_diff:
+        raise click.UsageError("pass --out DIR, the folder to write the tree into")
+    config = configure(seeds, ledger, base_url=base_url)
+    now = command_time()
+    from feedsvc.publish import export
+    from feedsvc.publish.progress import DelayedProgress
+
+    started = time.perf_counter()
+    try:
+        if show_diff:
+            print_changes(config, now, "feedsvc build --diff", out)
+            if not check_only:
+                return
+        with contextlib.ExitStack() as stack:
+            if not check_only:
+                stack.enter_context(export.output_lock(config, out))
+            meter = stack.enter_context(DelayedProgress(sys.stderr.isatty()))
+            result = export.build(config, out, now, apply=not check_only, force=force, meter=meter, allow_empty=allow_empty)
+    except SeedsError as error:
+        raise click.UsageError(str(error)) from None
+    except FeedsvcError as error:
+        raise click.ClickException(str(error)) from None
+    except filelock.Timeout:
+        raise click.ClickException(f"another build has held {out} for 10 minutes; is one stuck?") from None
+    except OSError as error:
+        # A full disk or an unwritable folder. Files are only ever replaced
+        # whole, so what is already published stays whole and linked up.
+        raise click.ClickException(
+            f"{out}: {error.strerror or error}" + (f" ({error.filename})" if error.filename else "") + "; every published file is still whole "
+            "(each is replaced in one step); make room or make the folder writable, then build again"
+        ) from None
+    for problem in result.problems:
+        click.echo(f"feedsvc: warning: {config.seeds / problem}", err=True)
+    outcome = result.outcome
+    if check_only:
+        for kind, files in (("added", outcome.added), ("changed", outcome.changed), ("removed", outcome.removed)):
+            for file in files:
+                click.echo(f"{kind}: {out / file}")
+        if result.refusal:
+            click.echo(f"feedsvc: note: a build would refuse to publish: {result.refusal}", err=True)
+    verb = "to write" if check_only else "written"
+    click.echo(
+        f"feedsvc build: {result.pages_read} pages read, {result.pages_skipped} skipped; "
+        f"{result.articles} articles, {result.new} new, {result.changed} changed; "
+        f"{outcome.written} files {verb}, {outcome.unchanged} unchanged, {len(outcome.removed)} "
+        f"{'to remove' if check_only else 'removed'}; {time.perf_counter() - started:.2f} s",
+        err=True,
+    )
+    for name, before, now in result.setting_changes:
+        hint = f" (pass --base-url {before} to build as before)" if name == "base_url" else ""
+        click.echo(f"feedsvc: note: {name} is {now!r}, but was {before!r} in the last build into {out}{hint}", err=True)
+    for warning in outcome.warnings:
+        click.echo(f"feedsvc: warning: {warning}", err=True)
+    if check_only and not outcome.up_to_date:
+        sys.exit(1)
+
+
+@main.command("check")
+@click.argument("folder", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@click.option("--base-url", help="URL the tree is served from [default: read from the feeds' self links].")
+def check_command(folder: Path, base_url: str | None) -> None:
+    """Validate the feeds of an exported tree as a strict validator would.
+
+    Atom against RFC 4287 (its RELAX NG grammar and the rules the grammar
+    leaves out), RSS 2.0, JSON Feed 1.1, ids unique in each feed and the
+    same in every format of it, and every entry link resolving to a file
+    of the tree. Prints each problem as FILE: message; exits 1 if any.
+    """
+    from feedsvc.publish.check import check_tree
+
+    report = check_tree(folder, base_url)
+    for problem in report.problems:
+        click.echo(f"{folder / problem.source}: " + (f"line {problem.line}: " if problem.line else "") + problem.message)
+    click.echo(f"feedsvc check: {report.documents} documents checked, {len(report.problems)} problems", err=True)
+    if report.problems:
+        sys.exit(1)
+
+
+@main.command("ping")
+@seeds_options
+@click.option("--hub", help="WebSub hub URL [default: the websub_hub setting, FEEDSVC_WEBSUB_HUB].")
+def ping_command(seeds: Path, ledger: Path | None, hub: str | None) -> None:
+    """Tell the WebSub hub about every feed that changed since the last ping.
+
+    Sends one hub.mode=publish notification per changed feed and records
+    what the hub accepted in websub.json beside the ledger. Exits 1 when
+    the hub refused or could not be reached for any feed.
+    """
+    config = configure(seeds, ledger)
+    hub = hub or config.websub_hub
+    if not hub:
+        raise click.UsageError("no hub to notify: pass --hub URL or set websub_hub (FEEDSVC_WEBSUB_HUB)")
+    from feedsvc.publish import websub
+    from feedsvc.site.model import Site
+
+    problem = websub.check_hub(hub)
+    if problem:
+        raise click.UsageError(problem)
+    site = Site.from_ingest(config, run_ingest(config, command_time()))
+    try:
+        outcome = websub.ping(config, site, hub)
+    except OSError as error:
+        raise click.ClickException(f"{websub.state_path(config)}: cannot record the pings: {error.strerror or error}") from None
+    for url in outcome.announced:
+        click.echo(f"pinged {url}")
+    for url, reason in outcome.failed:
+        click.echo(f"feedsvc: error: {url}: {reason}", err=True)
+    click.echo(f"feedsvc ping: {len(outcome.announced)} announced, {outcome.unchanged} unchanged, {len(outcome.failed)} failed", err=True)
+    if outcome.failed:
+        sys.exit(1)

@@ -1,0 +1,58 @@
+"""`feedsvc serve`: the site under gunicorn."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import click
+
+from feedsvc.config import load_config
+from feedsvc.errors import FeedsvcError, SeedsError
+from feedsvc.cli import main
+from feedsvc.cli.common import configure, seeds_options
+
+
+@main.command("serve")
+@seeds_options
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on.")
+@click.option("--workers", type=click.IntRange(min=1), help="Worker processes [default: the workers setting, 2].")
+@click.option("--threads", type=click.IntRange(min=1), default=4, show_default=True, help="Threads per worker.")
+@click.option("--base-url", help="Public URL of the site, used in every link [default: base_url in feedsvc.toml].")
+def serve_command(
+    seeds: Path, ledger: Path | None, host: str, port: int, workers: int | None, threads: int, base_url: str | None
+) -> None:
+    """Serve the site under gunicorn, picking up new pages as they land.
+
+    Every worker watches the seeds folder and rebuilds its copy of the site
+    when a page has been added, changed or removed and has stopped changing
+    for a second. With FEEDSVC_READ_ONLY=1 the ledger is only read.
+    """
+    listening = serving_url(host, port)
+    config = configure(seeds, ledger, base_url=base_url, default_base_url=listening)
+    from feedsvc.serve.app import create_app
+    from feedsvc.serve.server import serve
+
+    try:
+        # Built here, before gunicorn starts, so a bad ledger or setting is
+        # reported on one line; the workers fork with the site ready.
+        app = create_app(functools.partial(load_config, seeds, ledger, base_url=base_url, default_base_url=listening))
+    except SeedsError as error:
+        raise click.UsageError(str(error)) from None
+    except FeedsvcError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"feedsvc: serving {config.seeds} at {serving_url(host, port, wildcard=host)} (links use {config.site_url})", err=True)
+    if config.site_url == listening and host in WILDCARD_HOSTS:
+        click.echo("feedsvc: hint: set base_url (or --base-url) to the address your readers use", err=True)
+    serve(app, host, port, workers or config.workers, threads)
+
+
+WILDCARD_HOSTS = ("0.0.0.0", "::", "")
+
+
+def serving_url(host: str, port: int, wildcard: str = "127.0.0.1") -> str:
+    """The URL of a server listening on host:port; an address that listens
+    everywhere is shown as `wildcard`."""
+    shown = wildcard if host in WILDCARD_HOSTS else host
+    return f"http://[{shown}]:{port}/" if ":" in shown else f"http://{shown}:{port}/"

@@ -1,0 +1,153 @@
+"""Which articles go in which document. Pure: articles and settings in,
+the division of each feed out; no I/O, no clock.
+
+- A feed is the whole site or one category. Its subscription document
+  holds the newest `feed_size` articles by `seq`, the permanent order in
+  which articles were first recorded: an article first seen today reaches
+  subscribers even when its page dates it years back. Entries are shown
+  newest first by (published, seq).
+- An edit to an article outside that window must still reach subscribers
+  (RFC 5005: the most recently updated copy of an entry wins), so the
+  subscription document also holds every older article edited after
+  publication whose change is within `edit_window_days` of the feed's
+  newest change.
+- Every other article of the feed goes into RFC 5005 archives, in `seq`
+  order, cut into blocks of `archive_size`: archive 1 is the oldest block.
+  Since `seq` never changes, a full block never gains or loses an article.
+  A full block always links to the next one, so once the newest block is
+  full an empty next archive is published and the link is never dangling.
+  (A takedown, or an edit that moves an article to another category, takes
+  an article out of its old place and shifts the blocks after it.)
+- Withdrawn articles appear nowhere. The Atom subscription feeds of the
+  site and of the article's category carry an RFC 6721 deleted-entry for
+  every withdrawal within `edit_window_days` of the feed's newest change.
+- A document's `updated` (RSS lastBuildDate, HTTP Last-Modified) is the
+  newest change of the entries in it (the moment each was first seen, or
+  edited), or the `when` of a deleted-entry in it; never the clock. A
+  document with neither takes the newest change of the whole site, and a
+  site with none the time of the first run that recorded its ledger, so
+  the same data always gives the same bytes.
+  A page may date an article in the future; that date is its publication
+  date, not a change, so it never pushes a feed's timestamp ahead of the
+  moments things really happened (see `recorded_change`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import operator
+from dataclasses import dataclass
+
+from feedsvc.core.models import Article, Withdrawal
+
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+
+_DISPLAY_KEY = operator.attrgetter("published", "seq")
+_SEQ_KEY = operator.attrgetter("seq")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The settings that shape the division of a feed."""
+
+    feed_size: int
+    archive_size: int
+    edit_window_days: int
+
+
+@dataclass(frozen=True)
+class Feed:
+    """One feed (the whole site when `slug` is None) and how its articles
+    divide between the subscription document and the archives."""
+
+    slug: str | None
+    subscription: list[Article]  # display order
+    archives: list[list[Article]]  # archive n is archives[n - 1], display order
+    tombstones: tuple[Withdrawal, ...]
+    newest_change: dt.datetime | None  # over all its articles and withdrawals
+    departed: dt.datetime | None  # the latest moment an article moved out
+
+    @property
+    def newest_archive(self) -> int:
+        """The newest archive that holds entries (0: none)."""
+        return max((n for n, block in enumerate(self.archives, 1) if block), default=0)
+
+
+def recorded_change(article: Article) -> dt.datetime:
+    """When the ledger last saw this article change: first seen, or edited.
+
+    An `updated` that merely repeats the publication date is not a change.
+    That matters only for an article dated in the future, whose `updated`
+    is that future date: counting it would pin every feed holding it to
+    that date, so a later article could not advance the feed, and
+    Last-Modified would lie ahead of the clock.
+    """
+    changed = max(article.first_seen, article.updated) if article.updated > article.published else article.first_seen
+    # A link that appeared or changed changes the entry's bytes, not its `updated`.
+    return max(changed, article.link_seen) if article.link_seen else changed
+
+
+def display_order(articles: list[Article]) -> list[Article]:
+    """Newest first, as every document and page shows its articles."""
+    return sorted(articles, key=_DISPLAY_KEY, reverse=True)
+
+
+def by_feed(articles: list[Article], slugs: list[str]) -> dict[str | None, list[Article]]:
+    """Each feed's articles in the order they were first recorded: the
+    whole site under None, each category under its slug."""
+    in_seq_order = sorted(articles, key=_SEQ_KEY)
+    recorded: dict[str | None, list[Article]] = {None: in_seq_order, **{slug: [] for slug in slugs}}
+    for article in in_seq_order:
+        recorded.setdefault(article.category_slug, []).append(article)
+    return recorded
+
+
+def site_updated(articles: list[Article], withdrawals: list[Withdrawal], created: dt.datetime | None = None) -> dt.datetime:
+    """The newest change of the whole site; with none, the first run that
+    recorded it (`created`), and 1970 only for a site never recorded."""
+    return max([*map(recorded_change, articles), *(w.when for w in withdrawals)], default=created or EPOCH)
+
+
+def divide(
+    slug: str | None,
+    recorded: list[Article],
+    withdrawals: list[Withdrawal],
+    departed: dt.datetime | None,
+    limits: Limits,
+) -> Feed:
+    """Divide one feed's articles (in `seq` order) into its documents."""
+    gone = [w for w in withdrawals if slug is None or w.category_slug == slug]
+    size = limits.feed_size
+    window, archived = recorded[-size:], recorded[:-size] if len(recorded) > size else []
+    newest = max([*map(recorded_change, recorded), *(w.when for w in gone), *([departed] if departed else [])], default=None)
+    recent_edits: list[Article] = []
+    tombstones: tuple[Withdrawal, ...] = ()
+    if newest is not None:
+        since = newest - dt.timedelta(days=limits.edit_window_days)
+        # Edited after publication (updated moved past published), recently.
+        recent_edits = [a for a in archived if a.updated > a.published and recorded_change(a) >= since]
+        tombstones = tuple(w for w in gone if w.when >= since)
+    step = limits.archive_size
+    blocks = [archived[i : i + step] for i in range(0, len(archived), step)]
+    if blocks and len(blocks[-1]) == step:
+        blocks.append([])  # the full block's next-archive link must resolve
+    return Feed(
+        slug=slug,
+        subscription=display_order(window + recent_edits),
+        archives=[display_order(block) for block in blocks],
+        tombstones=tombstones,
+        newest_change=newest,
+        departed=departed,
+    )
+
+
+def document_updated(
+    feed: Feed, articles: list[Article], tombstones: tuple[Withdrawal, ...], fallback: dt.datetime
+) -> dt.datetime:
+    """The newest change in one document of `feed`. An article moving out
+    of a category changes every document of that category's feed (its
+    archives shift), so the move counts as a change of each."""
+    changes = [recorded_change(a) for a in articles] + [w.when for w in tombstones]
+    if feed.departed is not None:
+        changes.append(feed.departed)
+    return max(changes, default=fallback)

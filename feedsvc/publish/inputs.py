@@ -1,0 +1,57 @@
+"""Digests of what a build reads: the settings and code that shape the
+bytes, the page files and the ledger. A build whose inputs match the last
+finished build's has nothing to do."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from feedsvc.config import Config, published_settings
+from feedsvc.errors import FeedsvcError
+from feedsvc.publish.stamps import Stamps
+from feedsvc.store.seeds import list_pages
+
+MANIFEST_VERSION = 1
+
+
+def renderer_digest(config: Config) -> str:
+    """What turns the same ledger into the same bytes: the settings that
+    reach the output and feedsvc's own code and data files. A build stops
+    early only when it is the same as last time."""
+    digest = hashlib.sha256(f"feedsvc export manifest {MANIFEST_VERSION}\n".encode())
+    digest.update(repr(published_settings(config)).encode("utf-8"))
+    package = Path(__file__).resolve().parents[1]  # all of feedsvc
+    for path in sorted(package.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts:
+            digest.update(f"\n{path.relative_to(package).as_posix()}\n".encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def pages_digest(config: Config, stamps: Stamps) -> str:
+    """The names and bytes of every page file. Reading each page once is
+    all an up-to-date build costs, and pages whose stat is as recorded are
+    not even read."""
+    digest = hashlib.sha256()
+    for page in list_pages(config.seeds):
+        try:
+            sha = stamps.digest(page.path)
+        except OSError as error:
+            sha = f"unreadable: {error.strerror}"
+        digest.update(f"{page.path.name}\0{sha}\n".encode("utf-8", "surrogateescape"))  # names need not be UTF-8
+    return digest.hexdigest()
+
+
+def ledger_digest(path: Path, stamps: Stamps) -> str:
+    """The SHA-256 of the ledger file (it can be 100 MB)."""
+    try:
+        return stamps.digest(path)
+    except FileNotFoundError:
+        return hashlib.sha256(b"").hexdigest()
+    except OSError as error:
+        raise FeedsvcError(f"{path}: cannot read the ledger: {error.strerror}") from None
+
+
+def inputs_digest(pages: str, ledger: str) -> str:
+    return hashlib.sha256(f"{pages}\n{ledger}".encode()).hexdigest()
