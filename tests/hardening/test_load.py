@@ -94,7 +94,10 @@ def test_mixed_load_while_a_page_lands(tmp_path: Path) -> None:
         threads = [threading.Thread(target=client, args=(n,)) for n in range(THREADS)]
         for thread in threads:
             thread.start()
-        time.sleep(0.5)
+        # The page lands once the load is on: every client has had answers.
+        deadline = time.monotonic() + 30
+        while sum(statuses.values()) < THREADS * 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
         land_slowly(seeds / "000_landed.txt", new_page())
 
         # Under that load, every worker comes to serve every new article.
