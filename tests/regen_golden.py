@@ -44,16 +44,23 @@ def run_page(page: Path, workdir: Path) -> dict:
     seeds.mkdir()
     shutil.copyfile(page, seeds / page.name)
     shutil.copyfile(GOLDEN / "feedsvc.toml", seeds / "feedsvc.toml")
+    return articles_of(seeds, page.name)
+
+
+def articles_of(seeds: Path, label: str) -> dict:
+    """`feedsvc articles --json` on a prepared seeds folder: the articles,
+    and the warnings with the folder taken out of them."""
     # The run must not depend on the caller's FEEDSVC_* settings.
     env = {name: None for name in os.environ if name.startswith("FEEDSVC_")}
     env["SOURCE_DATE_EPOCH"] = str(EPOCH)
     result = CliRunner().invoke(main, ["articles", "--json", "--seeds", str(seeds)], env=env)
     if result.exit_code != 0:
-        raise AssertionError(f"{page.name}: exit {result.exit_code}\n{result.stderr}")
+        raise AssertionError(f"{label}: exit {result.exit_code}\n{result.stderr}")
+    prefix = WARNING + str(seeds) + os.sep
     warnings = []
     for line in result.stderr.splitlines():
-        assert line.startswith(WARNING + str(seeds) + os.sep), line
-        warnings.append(line.removeprefix(WARNING + str(seeds) + os.sep))
+        assert line.startswith(prefix), line
+        warnings.append(line.removeprefix(prefix))
     return {"articles": json.loads(result.stdout), "warnings": warnings}
 
 

@@ -17,7 +17,8 @@ from click.testing import CliRunner
 from feedsvc.cli import main
 from feedsvc.core.dates import read_date
 from feedsvc.core.links import clean_link
-from regen_golden_html import EPOCH, HTML_PAGES, golden_sites, render, run_site
+from regen_golden import EPOCH
+from regen_golden_html import HTML_PAGES, golden_sites, render, run_site
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = sorted((ROOT / "seeds").glob("*.txt"))
