@@ -286,7 +286,7 @@ def build(
     stamps = Stamps(state / STAMPS_NAME)
     last = read_header(state)
     renderer = renderer_digest(config)
-    header = finished_build(state, renderer)
+    header = finished_build(state, last, renderer)
     # The ledger is hashed beside the pages: hashlib lets go of the GIL.
     ledger_now = _in_background(ledger_digest, config.ledger_path, stamps) if header else None
     pages = pages_digest(config, stamps)  # before the ingest reads them: a page that changes meanwhile only costs a rebuild

@@ -151,14 +151,13 @@ def read_pending(state: Path) -> set[str]:
     return {name for name in names if is_own_name(name)} if isinstance(names, list) else set()
 
 
-def finished_build(state: Path, renderer: str) -> Manifest | None:
-    """The manifest header of the last build (its bookkeeping in `state`),
-    if it finished and ran this code with these settings; only then can
-    inputs be compared."""
-    if (state / PENDING_NAME).exists():
+def finished_build(state: Path, header: Manifest | None, renderer: str) -> Manifest | None:
+    """`header`, the last build's (its bookkeeping in `state`), if that build
+    finished and ran this code with these settings; only then can inputs be
+    compared."""
+    if header is None or header.renderer != renderer or (state / PENDING_NAME).exists():
         return None
-    header = read_header(state)
-    return header if header is not None and header.renderer == renderer else None
+    return header
 
 
 def entry_files_in_place(out: Path, header: Manifest) -> bool:
