@@ -49,7 +49,7 @@ def _table_row(row: dict) -> str:
 
 
 def _marks(result: Ingest, config: Config) -> list[dict]:
-    """Withdrawn articles, aliases and splits, as rows beside the articles."""
+    """Withdrawn and edited articles, aliases and splits, as rows beside the articles."""
     rows = []
     for record in sorted(result.ledger.records.values(), key=lambda r: r.seq):
         if record.withdrawn:
@@ -60,6 +60,17 @@ def _marks(result: Ingest, config: Config) -> list[dict]:
                     "category": record.category,
                     "published": ledger_file.stamp(record.published),
                     "mark": f"withdrawn {ledger_file.stamp(record.withdrawn)}" + (f": {record.note}" if record.note else ""),
+                }
+            )
+        edits = [f"{what} set by the operator" for what, source in (("category", record.category_source), ("published", record.date_source)) if source == "operator"]
+        if edits and not record.withdrawn:
+            rows.append(
+                {
+                    "id": record.id,
+                    "title": record.title,
+                    "category": record.category,
+                    "published": ledger_file.stamp(record.published),
+                    "mark": "edited: " + ", ".join(edits),
                 }
             )
     for key, target in sorted(result.ledger.aliases.items()):

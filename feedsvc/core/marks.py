@@ -1,5 +1,6 @@
-"""Operator corrections to the ledger: takedown, alias and split. Pure
-functions from one ledger to the next; the CLI does the locking and saving."""
+"""Operator corrections to the ledger: takedown, alias, split, edit and
+refile. Pure functions from one ledger to the next; the CLI does the
+locking and saving."""
 
 from __future__ import annotations
 
@@ -8,8 +9,7 @@ from dataclasses import replace
 
 from feedsvc.errors import UnknownArticle
 from feedsvc.core.models import Ledger, Split
-from feedsvc.core.merge import edit_time
-from feedsvc.core.merge import content_first_seen
+from feedsvc.core.merge import Site, categorize, content_first_seen, edit_time, file_under
 from feedsvc.core.text import article_iri, content_hash, site_namespace, split_id
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
@@ -95,3 +95,72 @@ def split(ledger: Ledger, article: str, page: str) -> Ledger:
     # Let the older pages speak again, so the original gets its own wording back.
     records[article] = replace(record, content_seen=_EPOCH, pages=kept_pages)
     return replace(ledger, records=records, splits=ledger.splits + (rule,))
+
+
+def edit_category(ledger: Ledger, article: str, name: str, now: dt.datetime) -> Ledger:
+    """File an article under `name` for good: no later page or rule moves it
+    again. Subscribers see an update of the same entry."""
+    record = _record(ledger, article)
+    category, categories = file_under(ledger, name)
+    if category == record.category:
+        return ledger if record.category_source == "operator" else _with(ledger, replace(record, category_source="operator"))
+    updated = edit_time(record.updated, now)
+    edited = replace(
+        record,
+        category=category,
+        category_source="operator",
+        content_hash=content_hash(record.title, record.summary, category),
+        updated=updated,
+        departures=record.departures + ((record.category, updated),),
+    )
+    return replace(_with(ledger, edited), categories=categories)
+
+
+def edit_published(ledger: Ledger, article: str, published: dt.datetime, now: dt.datetime) -> Ledger:
+    """Give an article another publication date: the one way a published
+    date ever moves. It keeps its place in recording order (`seq`), so no
+    archive changes, and subscribers see an update of the same entry."""
+    record = _record(ledger, article)
+    if record.published == published and record.date_source == "operator":
+        return ledger
+    return _with(ledger, replace(record, published=published, date_source="operator", updated=edit_time(record.updated, now)))
+
+
+def refiles(ledger: Ledger, site: Site) -> list[tuple[str, str]]:
+    """(article, category) for each current article whose category came
+    from the keyword rules (or their default) and that today's rules would
+    file elsewhere, in recording order."""
+    moves = []
+    for record in sorted(ledger.records.values(), key=lambda r: r.seq):
+        if record.withdrawn or record.category_source not in ("rule", "default"):
+            continue
+        category, _ = categorize(record.title, record.summary, site.rules, site.default_category)
+        if category.casefold() != record.category.casefold():
+            moves.append((record.id, category))
+    return moves
+
+
+def refile(ledger: Ledger, site: Site, now: dt.datetime) -> Ledger:
+    """Apply `refiles`. A refile is a correction, not news: `updated` stays,
+    so no old article comes back through a feed's edit window; the feeds it
+    leaves and joins record the move, so their own timestamps advance."""
+    for article, name in refiles(ledger, site):
+        record = ledger.records[article]
+        category, categories = file_under(ledger, name)
+        _, source = categorize(record.title, record.summary, site.rules, site.default_category)
+        moved = replace(
+            record,
+            category=category,
+            category_source=source,
+            content_hash=content_hash(record.title, record.summary, category),
+            departures=record.departures + ((record.category, now),),
+            arrivals=record.arrivals + ((category, now),),
+        )
+        ledger = replace(_with(ledger, moved), categories=categories)
+    return ledger
+
+
+def _with(ledger: Ledger, record) -> Ledger:
+    records = dict(ledger.records)
+    records[record.id] = record
+    return replace(ledger, records=records)

@@ -228,7 +228,8 @@ def _revisit(
         # A trailer is an edit only against an earlier trailer: a category
         # guessed from keywords is settled and does not jump when the site
         # first shows its own.
-        if page_category is not None and _folded(trailer) != _folded(page_category):
+        # A category the operator set stays until the operator changes it.
+        if page_category is not None and _folded(trailer) != _folded(page_category) and record.category_source != "operator":
             category = _settle(trailer, categories)
         page_category = trailer
     digest = content_hash(best.item.title, best.item.summary, category)
@@ -277,6 +278,13 @@ def _known_name(name: str, categories: dict[str, str]) -> str:
 
 def _folded(name: str) -> str:
     return " ".join(name.casefold().split())
+
+
+def file_under(ledger: Ledger, name: str) -> tuple[str, dict[str, str]]:
+    """The spelling on record for category `name`, and the ledger's
+    categories with it recorded (a new name gets its slug)."""
+    categories = _Categories(ledger.categories)
+    return _settle(name, categories), dict(categories)
 
 
 def _settle(name: str, categories: dict[str, str]) -> str:
@@ -359,13 +367,22 @@ def articles(ledger: Ledger, site_key: str) -> list[Article]:
     return published
 
 
-def departures(ledger: Ledger) -> dict[str, dt.datetime]:
-    """The latest moment an article moved out of each category, by slug."""
-    latest: dict[str, dt.datetime] = {}
+def departures(ledger: Ledger) -> dict[str | None, dt.datetime]:
+    """The latest moment each feed changed by an article moving, by slug:
+    out of a category, or refiled into one. A refile leaves the entry's
+    `updated` alone, so it also counts as a change of the whole site's
+    feed (None), whose entries name the new category."""
+    latest: dict[str | None, dt.datetime] = {}
+
+    def moved(slug: str | None, when: dt.datetime) -> None:
+        latest[slug] = max(when, latest.get(slug, when))
+
     for record in ledger.records.values():
         for category, when in record.departures:
-            slug = ledger.categories[category]
-            latest[slug] = max(when, latest.get(slug, when))
+            moved(ledger.categories[category], when)
+        for category, when in record.arrivals:
+            moved(ledger.categories[category], when)
+            moved(None, when)
     return latest
 
 

@@ -72,10 +72,10 @@ class Record:
     title: str
     summary: str
     category: str
-    category_source: str  # "page", "rule" or "default"
+    category_source: str  # "page", "rule", "default" or "operator"
     page_category: str | None
     published: dt.datetime
-    date_source: str  # "page" or "first_seen"
+    date_source: str  # "page", "first_seen" or "operator"
     page_date: dt.date | None
     first_seen: dt.datetime
     updated: dt.datetime
@@ -87,6 +87,9 @@ class Record:
     # (category, when) for every category the article was moved out of:
     # the feed it left changed then, even though none of its entries did.
     departures: tuple[tuple[str, dt.datetime], ...] = ()
+    # (category, when) for every refile into a category: a correction that
+    # leaves `updated` alone, so the feed it joined must be told it changed.
+    arrivals: tuple[tuple[str, dt.datetime], ...] = ()
     link: str | None = None  # the original article; never part of the content
     # When the link last appeared or changed: the feeds' bytes changed then,
     # so Last-Modified must move, though the entry's `updated` does not.

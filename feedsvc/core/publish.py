@@ -65,7 +65,7 @@ class Feed:
     archives: list[list[Article]]  # archive n is archives[n - 1], display order
     tombstones: tuple[Withdrawal, ...]
     newest_change: dt.datetime | None  # over all its articles and withdrawals
-    departed: dt.datetime | None  # the latest moment an article moved out
+    departed: dt.datetime | None  # the latest moment an article moved out or was refiled in
 
     @property
     def newest_archive(self) -> int:

@@ -136,6 +136,8 @@ def _record_line(r: Record) -> dict:
         line["link_seen"] = stamp(r.link_seen) if r.link_seen else None
     if r.departures:
         line["departures"] = [[category, stamp(when)] for category, when in r.departures]
+    if r.arrivals:
+        line["arrivals"] = [[category, stamp(when)] for category, when in r.arrivals]
     return line
 
 
@@ -240,6 +242,7 @@ def _record(line: dict) -> Record:
         withdrawn=_time(line["withdrawn"]) if line["withdrawn"] else None,
         note=line.get("note"),
         departures=tuple((category, _time(when)) for category, when in line.get("departures", ())),
+        arrivals=tuple((category, _time(when)) for category, when in line.get("arrivals", ())),
         link=line.get("link"),
         link_seen=_time(line["link_seen"]) if line.get("link_seen") else None,
     )
