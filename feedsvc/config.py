@@ -21,6 +21,7 @@ from feedsvc.errors import ConfigError
 
 CONFIG_NAME = "feedsvc.toml"
 LEDGER_NAME = "ledger.jsonl"
+CACHE_FOLDER = ".feedsvc-cache"
 GENERATOR = "feedsvc"
 
 
@@ -28,6 +29,7 @@ GENERATOR = "feedsvc"
 class Config:
     seeds: Path = Path("seeds")
     ledger: Path | None = None  # None: ledger.jsonl in the seeds folder
+    cache: Path | None = None  # None: .feedsvc-cache/ beside the ledger
     # Set once per site and never changed: every article and feed IRI hangs off it.
     site_key: str = "feedsvc-default-site"
     site_title: str = "feedsvc"
@@ -61,6 +63,11 @@ class Config:
         return self.ledger if self.ledger is not None else self.seeds / LEDGER_NAME
 
     @property
+    def cache_folder(self) -> Path:
+        """Where the disposable SQLite copy of the history lives."""
+        return self.cache if self.cache is not None else self.ledger_path.parent / CACHE_FOLDER
+
+    @property
     def zone(self) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo(self.timezone)
 
@@ -73,7 +80,7 @@ class Config:
 # Settings that never reach the published bytes; leaving them out keeps
 # fingerprints and build digests the same between a local run and CI.
 # (error_page_titles decides what is ingested, which the ledger records.)
-RUNTIME_SETTINGS = frozenset({"seeds", "ledger", "read_only", "workers", "cache_max_age", "error_page_titles", "html"})
+RUNTIME_SETTINGS = frozenset({"seeds", "ledger", "cache", "read_only", "workers", "cache_max_age", "error_page_titles", "html"})
 
 
 def published_settings(config: Config) -> list[tuple[str, object]]:
@@ -84,7 +91,7 @@ def published_settings(config: Config) -> list[tuple[str, object]]:
 _FIELDS = {f.name: f for f in dataclasses.fields(Config)}
 _INTS = {name for name, f in _FIELDS.items() if f.type == "int"}
 _BOOLS = {name for name, f in _FIELDS.items() if f.type == "bool"}
-_PATHS = {"seeds", "ledger"}
+_PATHS = {"seeds", "ledger", "cache"}
 _PATTERN_LISTS = {"error_page_titles"}
 # The settings feedsvc.toml may hold ([[categories]] fills category_rules,
 # the [html] table html).

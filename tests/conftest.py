@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from feedsvc.config import Config, load_config
+from feedsvc.config import CACHE_FOLDER, Config, load_config
+from feedsvc.core.models import Ledger
+from feedsvc.store import ledger as ledger_file
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE_SEEDS = REPO / "seeds"
@@ -29,6 +31,11 @@ def copy_seeds(target: Path) -> Path:
         shutil.copyfile(page, target / page.name)
     shutil.copyfile(SAMPLE_SEEDS / "feedsvc.toml", target / "feedsvc.toml")
     return target
+
+
+def stored_ledger(path: Path, cache: Path | None = None) -> Ledger:
+    """The ledger whose history starts at `path`, read as any command reads it."""
+    return ledger_file.read(path, cache or path.parent / CACHE_FOLDER).ledger
 
 
 @pytest.fixture

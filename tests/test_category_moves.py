@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import datetime as dt
 
-from feedsvc.store import ledger as ledger_file
 from feedsvc.config import load_config
 from feedsvc.store.ingest import ingest
 from feedsvc.site.model import Site
 from feedsvc.site.routes import archive_path, feed_path
 from sitebuild import card, write_page
+
+from conftest import stored_ledger
 
 DAY = dt.timedelta(days=1)
 START = dt.datetime(2025, 3, 1, 9, 0, tzinfo=dt.timezone.utc)
@@ -57,12 +58,12 @@ def test_the_move_is_recorded_in_the_ledger_and_survives_a_reload(tmp_path):
     _trade_page(seeds, "Logistics")
     _site(seeds, START + DAY)
 
-    ledger, _ = ledger_file.load(seeds / "ledger.jsonl")
+    ledger = stored_ledger(seeds / "ledger.jsonl")
     moved = [r for r in ledger.records.values() if r.departures]
     assert [(r.title, r.category, r.departures) for r in moved] == [
         ("Grain Exports Slow Down", "Logistics", (("Trade", START + DAY),))
     ]
-    assert ledger_file.parse(ledger_file.dump(ledger), "reloaded") == ledger
+    assert stored_ledger(seeds / "ledger.jsonl", cache=tmp_path / "fresh cache") == ledger  # read back from the text alone
 
 
 def test_archives_of_the_category_left_also_carry_the_move(tmp_path):

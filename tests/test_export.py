@@ -31,6 +31,7 @@ from sitebuild import card, write_page
 from feedsvc.publish.check import check_tree
 from feedsvc.cli import main
 from feedsvc.config import load_config
+from feedsvc.config import CACHE_FOLDER
 from feedsvc.publish.manifest import MANIFEST_NAME, PENDING_NAME, state_folder
 from feedsvc.store.ingest import ingest
 from feedsvc.site.model import Site
@@ -64,13 +65,15 @@ def state(seeds: Path, out: Path) -> Path:
 
 def snapshot(folder: Path) -> dict[str, tuple[bytes, int]]:
     """Every file under `folder`, dot-files included, but for the record of
-    this machine's file stats, which a build may refresh: bytes and mtime."""
+    this machine's file stats, which a build may refresh, and the ledger's
+    cache, a disposable copy of the history that any run may bring up to
+    date: bytes and mtime."""
     if not folder.exists():
         return {}
     return {
         path.relative_to(folder).as_posix(): (path.read_bytes(), path.stat().st_mtime_ns)
         for path in sorted(folder.rglob("*"))
-        if path.is_file() and path.name != STAMPS_NAME
+        if path.is_file() and path.name != STAMPS_NAME and CACHE_FOLDER not in path.parts
     }
 
 

@@ -74,6 +74,8 @@ def report(config: Config, result: Ingest) -> None:
     """Every skipped page or dropped card, on stderr, with its file name."""
     for problem in result.problems:
         click.echo(f"feedsvc: warning: {config.seeds / str(problem)}", err=True)
+    for note in result.notes:
+        click.echo(f"feedsvc: note: {note}", err=True)
 
 
 def run_ingest(config: Config, now: dt.datetime, write: bool = True, change: Change | None = None, reprocess: bool = False) -> Ingest:

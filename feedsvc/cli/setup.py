@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from feedsvc.cli import main
-from feedsvc.config import CONFIG_NAME, LEDGER_NAME, Config
+from feedsvc.config import CACHE_FOLDER, CONFIG_NAME, LEDGER_NAME, Config
 from feedsvc.errors import FeedsvcError
 from feedsvc.store import ledger as ledger_file
 
@@ -46,10 +46,12 @@ default_category = "General"
 
 GITIGNORE = """\
 # feedsvc: local state, never history. Commit the pages, feedsvc.toml and
-# ledger.jsonl (the record of every article's id and dates).
+# every ledger* file (the history of every article's id and dates, and its
+# seal). The cache is a disposable copy of the history.
 *.lock
 websub.json
 .feedsvc-build/
+.feedsvc-cache/
 """
 
 
@@ -86,7 +88,7 @@ def _minted_by(history: Path) -> str:
     """The site_key that minted a ledger's ids: the one it records, else the
     default every site ran on before it had settings."""
     try:
-        recorded = ledger_file.load(history)[0].site_key
+        recorded = ledger_file.read(history, history.parent / CACHE_FOLDER).ledger.site_key
     except FeedsvcError as error:
         raise click.ClickException(str(error)) from None
     return recorded or DEFAULT_SITE_KEY

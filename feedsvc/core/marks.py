@@ -8,8 +8,8 @@ import datetime as dt
 from dataclasses import replace
 
 from feedsvc.errors import UnknownArticle
-from feedsvc.core.models import Ledger, Split
-from feedsvc.core.merge import Site, categorize, content_first_seen, edit_time, file_under
+from feedsvc.core.models import Ledger, Record, Split
+from feedsvc.core.merge import Site, categorize, edit_time, file_under
 from feedsvc.core.text import article_iri, content_hash, site_namespace, split_id
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
@@ -43,9 +43,7 @@ def takedown(ledger: Ledger, article: str, now: dt.datetime, note: str | None = 
     record = _record(ledger, article)
     if record.withdrawn:
         return ledger
-    records = dict(ledger.records)
-    records[article] = replace(record, withdrawn=now, note=note or record.note)
-    return replace(ledger, records=records)
+    return _with(ledger, replace(record, withdrawn=now, note=note or record.note))
 
 
 def alias(ledger: Ledger, new: str, old: str, now: dt.datetime) -> Ledger:
@@ -54,7 +52,7 @@ def alias(ledger: Ledger, new: str, old: str, now: dt.datetime) -> Ledger:
     if new == old:
         raise UnknownArticle("an article cannot be an alias of itself")
     source, target = _record(ledger, new), _record(ledger, old)
-    records = dict(ledger.records)
+    records = ledger.records.changed()
     del records[new]
     merged = replace(target, pages=tuple(sorted(set(target.pages) | set(source.pages))))
     if source.content_seen >= target.content_seen and source.content_hash != target.content_hash:
@@ -80,8 +78,7 @@ def split(ledger: Ledger, article: str, page: str) -> Ledger:
     afterwards so the pages are sorted out again."""
     record = _record(ledger, article)
     # Page ages as normalize counts them: the age of their bytes.
-    content_seen = content_first_seen(ledger.pages)
-    ages = [(name, content_seen[sha]) for name, sha in ledger.pages]
+    ages = [(name, ledger.pages.content_seen(sha)) for name, sha in ledger.pages]
     seen = [when for name, when in ages if name == page]
     if not seen:
         raise UnknownArticle(f"no page named {page!r} in the ledger; name a page file the article was seen on")
@@ -91,10 +88,9 @@ def split(ledger: Ledger, article: str, page: str) -> Ledger:
         return ledger
     rule = Split(article, since, new, page)
     kept_pages = tuple(name for name in record.pages if not any(rule.covers(n, when) for n, when in ages if n == name))
-    records = dict(ledger.records)
     # Let the older pages speak again, so the original gets its own wording back.
-    records[article] = replace(record, content_seen=_EPOCH, pages=kept_pages)
-    return replace(ledger, records=records, splits=ledger.splits + (rule,))
+    restored = _with(ledger, replace(record, content_seen=_EPOCH, pages=kept_pages))
+    return replace(restored, splits=ledger.splits + (rule,))
 
 
 def edit_category(ledger: Ledger, article: str, name: str, now: dt.datetime) -> Ledger:
@@ -131,7 +127,7 @@ def refiles(ledger: Ledger, site: Site) -> list[tuple[str, str]]:
     from the keyword rules (or their default) and that today's rules would
     file elsewhere, in recording order."""
     moves = []
-    for record in sorted(ledger.records.values(), key=lambda r: r.seq):
+    for record in ledger.records.in_seq_order():
         if record.withdrawn or record.category_source not in ("rule", "default"):
             continue
         category, _ = categorize(record.title, record.summary, site.rules, site.default_category)
@@ -160,7 +156,7 @@ def refile(ledger: Ledger, site: Site, now: dt.datetime) -> Ledger:
     return ledger
 
 
-def _with(ledger: Ledger, record) -> Ledger:
-    records = dict(ledger.records)
+def _with(ledger: Ledger, record: Record) -> Ledger:
+    records = ledger.records.changed()
     records[record.id] = record
     return replace(ledger, records=records)

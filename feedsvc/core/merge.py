@@ -34,6 +34,7 @@ import re
 from dataclasses import dataclass, replace
 
 from feedsvc.core.models import Article, Ledger, RawItem, Record, Split, Withdrawal
+from feedsvc.core.tables import Pages
 from feedsvc.core.text import article_id, article_iri, category_slug, content_hash, site_namespace, title_key
 from feedsvc.core.models import CategoryRule
 from feedsvc.core.same_day import space_same_day
@@ -79,12 +80,12 @@ class _Occurrence:
 
 
 def normalize(pages: list[ParsedPage], ledger: Ledger, site: Site, now: dt.datetime) -> Update:
-    page_seen = dict(ledger.pages)
+    page_seen = ledger.pages.changed()
     for page in pages:
         page_seen.setdefault((page.name, page.sha256), now)
     occurrences = _occurrences(pages, page_seen, ledger)
     categories = _Categories(ledger.categories)
-    records = dict(ledger.records)
+    records = ledger.records.changed()
     fresh: list[tuple[str, list[_Occurrence]]] = []
     changed = []
     for article, found in occurrences.items():
@@ -102,41 +103,31 @@ def normalize(pages: list[ParsedPage], ledger: Ledger, site: Site, now: dt.datet
     created = [_create(article, found, rank, site, categories, now) for rank, (article, found) in enumerate(fresh)]
     _space_undated(created, now)
     space_same_day(created, ledger.records, site.zone)
-    next_seq = max((record.seq for record in records.values()), default=0) + 1
+    next_seq = records.max_seq() + 1
     # Oldest first: the order archives fill in, and the order in which a
     # subscription feed's newest N are counted.
     created.sort(key=lambda pair: (pair[0].published, -pair[1], pair[0].id))
     for offset, (record, _) in enumerate(created):
         records[record.id] = replace(record, seq=next_seq + offset)
-    for record in records.values():
+    for record in records.changes.values():
         if record.category not in categories:
             categories[record.category] = category_slug(record.category, categories.slugs)
     new_ledger = replace(ledger, pages=page_seen, records=records, categories=dict(categories))
     return Update(new_ledger, tuple(sorted(record.id for record, _ in created)), tuple(sorted(changed)))
 
 
-def _occurrences(pages: list[ParsedPage], page_seen: dict, ledger: Ledger) -> dict[str, list[_Occurrence]]:
+def _occurrences(pages: list[ParsedPage], page_seen: Pages, ledger: Ledger) -> dict[str, list[_Occurrence]]:
     splits = _splits_by_id(ledger.splits)
-    content_seen = content_first_seen(page_seen) if pages else {}
     found: dict[str, list[_Occurrence]] = {}
     for page in pages:
-        seen = content_seen[page.sha256]
+        # A page's age is that of its bytes: a renamed or restored copy of
+        # an older file never wins back over a newer scrape.
+        seen = page_seen.content_seen(page.sha256)
         for item in page.items:
             key = title_key(item.title)
             article = resolve_id(key, seen, ledger.aliases, splits, page.name)
             found.setdefault(article, []).append(_Occurrence(item, seen, key))
     return found
-
-
-def content_first_seen(page_seen: dict[tuple[str, str], dt.datetime]) -> dict[str, dt.datetime]:
-    """When each page content was first seen under any name. A renamed or
-    restored copy of an older file is as old as its bytes, so it never wins
-    back over a newer scrape."""
-    first: dict[str, dt.datetime] = {}
-    for (_, sha), seen in page_seen.items():
-        if sha not in first or seen < first[sha]:
-            first[sha] = seen
-    return first
 
 
 def _splits_by_id(splits: tuple[Split, ...]) -> dict[str, list[Split]]:

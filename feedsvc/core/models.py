@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import Mapping
+
+from feedsvc.core.tables import Pages, Records
 
 # Pages without a numeric prefix sort after every numbered page.
 UNNUMBERED = 10**9
@@ -117,20 +120,25 @@ class Split:
 
 @dataclass(frozen=True)
 class Ledger:
-    """Everything feedsvc remembers between runs."""
+    """Everything feedsvc remembers between runs. The big tables answer by
+    key (see tables): a run never needs them whole in memory."""
 
-    pages: dict[tuple[str, str], dt.datetime] = field(default_factory=dict)
-    records: dict[str, Record] = field(default_factory=dict)
+    pages: Pages = field(default_factory=Pages)
+    records: Records = field(default_factory=Records)
     categories: dict[str, str] = field(default_factory=dict)  # name -> slug
-    aliases: dict[str, str] = field(default_factory=dict)  # title key -> id
+    aliases: Mapping[str, str] = field(default_factory=dict)  # title key -> id
     splits: tuple[Split, ...] = ()
     # The site_key that minted the ids (None in ledgers older than the record of it).
     site_key: str | None = None
     # The first run that wrote the ledger: the time of a site with no change yet.
     created: dt.datetime | None = None
-    # id -> (record, its line) for the records as read from the file: the
-    # line is written back unchanged while the record is the same object.
-    lines: dict[str, tuple[Record, bytes | memoryview]] = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        # Plain dicts (tests, a version-1 file) become tables.
+        if not isinstance(self.records, Records):
+            object.__setattr__(self, "records", Records(self.records))
+        if not isinstance(self.pages, Pages):
+            object.__setattr__(self, "pages", Pages(self.pages))
 
 
 @dataclass(frozen=True)

@@ -7,11 +7,12 @@ import datetime as dt
 from dataclasses import replace
 
 from feedsvc.core.models import Record
+from feedsvc.core.tables import Records
 
 SECOND = dt.timedelta(seconds=1)
 
 
-def space_same_day(created: list[tuple[Record, int]], recorded: dict[str, Record], zone: dt.tzinfo) -> None:
+def space_same_day(created: list[tuple[Record, int]], recorded: Records, zone: dt.tzinfo) -> None:
     """New articles dated without a time keep the page's order among the
     articles of their date: top card newest, each one second apart."""
     by_date: dict[dt.date, list[int]] = {}
@@ -22,13 +23,9 @@ def space_same_day(created: list[tuple[Record, int]], recorded: dict[str, Record
                 by_date.setdefault(day, []).append(index)
     if not by_date:
         return
-    latest: dict[dt.date, dt.datetime] = {}
-    for record in recorded.values():
-        day = record.published.astimezone(zone).date()
-        if day in by_date and (day not in latest or record.published > latest[day]):
-            latest[day] = record.published
     for day, indexes in by_date.items():
-        start = latest[day] + SECOND if day in latest else _midnight(day, zone)
+        latest = recorded.latest_published(_midnight(day, zone), _midnight(day + dt.timedelta(days=1), zone))
+        start = latest + SECOND if latest is not None else _midnight(day, zone)
         # Bottom card (highest rank) first.
         for step, index in enumerate(sorted(indexes, key=lambda i: created[i][1], reverse=True)):
             record = created[index][0]

@@ -65,8 +65,8 @@ def article_changes(config: Config, result: Ingest, state: Path | None = None) -
     """("+", added), ("~", changed), ("-", withdrawn), newest first within each."""
     before = last_published(state) if state is not None else None
     if before is None:
-        current = ledger_file.parse(result.ledger_bytes, str(config.ledger_path))
-        before = {a.id: Listed.of(a) for a in articles(current, config.site_key)}
+        assert result.before is not None, "changes are listed from a look (ingest with write=False)"
+        before = {a.id: Listed.of(a) for a in articles(result.before, config.site_key)}
     after = {a.id: Listed.of(a) for a in result.articles(config.site_key)}
     changes: list[tuple[str, Listed]] = []
     for listed in after.values():

@@ -8,10 +8,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, TypeVar
+from typing import Callable, Iterator
 
 from filelock import FileLock
 
@@ -19,7 +18,7 @@ from feedsvc.config import Config, published_settings
 from feedsvc.errors import FeedsvcError
 from feedsvc.publish.diff import record_published
 from feedsvc.publish.guard import emptiness, guard, refusal
-from feedsvc.publish.inputs import inputs_digest, ledger_digest, pages_digest, renderer_digest
+from feedsvc.publish.inputs import inputs_digest, pages_digest, renderer_digest
 from feedsvc.publish.manifest import (
     BOOKKEEPING,
     LEGACY_BOOKKEEPING,
@@ -42,8 +41,8 @@ from feedsvc.publish.tree import Tree, remove_temporaries
 from feedsvc.store.files import Folder
 from feedsvc.site import routes as urls
 from feedsvc.store.ingest import ingest
+from feedsvc.store.ledger import digest as ledger_digest
 
-T = TypeVar("T")
 
 
 # Files that others link to go first: article pages and assets, then
@@ -287,16 +286,13 @@ def build(
     last = read_header(state)
     renderer = renderer_digest(config)
     header = finished_build(state, last, renderer)
-    # The ledger is hashed beside the pages: hashlib lets go of the GIL.
-    ledger_now = _in_background(ledger_digest, config.ledger_path, stamps) if header else None
     pages = pages_digest(config, stamps)  # before the ingest reads them: a page that changes meanwhile only costs a rebuild
-    if header and ledger_now and header.inputs == inputs_digest(pages, ledger_now()) and entry_files_in_place(out, header):
+    if header and header.inputs == inputs_digest(pages, ledger_digest(config.ledger_path)) and entry_files_in_place(out, header):
         if apply:
             stamps.save()
         return _unchanged_build(header)
     judge = guard(config.max_new_articles, config.seeds, force, allow_empty) if apply else None
     result = ingest(config, now, write=apply and not config.read_only, judge=judge)
-    ledger = hashlib.sha256(result.ledger_bytes).hexdigest()
     # Imported here: the renderers' libraries cost more than an up-to-date build.
     from feedsvc.site.model import Site
 
@@ -309,7 +305,7 @@ def build(
         "problems": [str(problem) for problem in result.problems],
         "settings": settings,
     }
-    outcome = export(site, out, state, renderer, inputs_digest(pages, ledger), summary, apply, meter)
+    outcome = export(site, out, state, renderer, inputs_digest(pages, result.digest), summary, apply, meter)
     if apply:
         stamps.save()
         record_published(state, site.articles)
@@ -331,29 +327,6 @@ def changed_settings(last: Manifest | None, settings: dict[str, str]) -> list[tu
     a forgotten --base-url looks like every file changing otherwise."""
     before = last.summary.get("settings", {}) if last is not None else {}
     return [(name, before[name], value) for name, value in sorted(settings.items()) if name in before and before[name] != value]
-
-
-def _in_background(function: Callable[..., T], *args: object) -> Callable[[], T]:
-    """Start `function(*args)` in a thread; the returned call waits for its
-    result, or raises its error."""
-    outcome: dict[str, object] = {}
-
-    def run() -> None:
-        try:
-            outcome["value"] = function(*args)
-        except BaseException as error:  # handed to the caller
-            outcome["error"] = error
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-
-    def result() -> T:
-        thread.join()
-        if "error" in outcome:
-            raise outcome["error"]  # type: ignore[misc]
-        return outcome["value"]  # type: ignore[return-value]
-
-    return result
 
 
 def _unchanged_build(header: Manifest) -> Build:

@@ -1,6 +1,6 @@
 """Digests of what a build reads: the settings and code that shape the
-bytes, the page files and the ledger. A build whose inputs match the last
-finished build's has nothing to do."""
+bytes, and the page files (the ledger's is store.ledger.digest). A build
+whose inputs match the last finished build's has nothing to do."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import hashlib
 from pathlib import Path
 
 from feedsvc.config import Config, published_settings
-from feedsvc.errors import FeedsvcError
 from feedsvc.publish.stamps import Stamps
 from feedsvc.store.seeds import list_pages
 
@@ -41,16 +40,6 @@ def pages_digest(config: Config, stamps: Stamps) -> str:
             sha = f"unreadable: {error.strerror}"
         digest.update(f"{page.path.name}\0{sha}\n".encode("utf-8", "surrogateescape"))  # names need not be UTF-8
     return digest.hexdigest()
-
-
-def ledger_digest(path: Path, stamps: Stamps) -> str:
-    """The SHA-256 of the ledger file (it can be 100 MB)."""
-    try:
-        return stamps.digest(path)
-    except FileNotFoundError:
-        return hashlib.sha256(b"").hexdigest()
-    except OSError as error:
-        raise FeedsvcError(f"{path}: cannot read the ledger: {error.strerror}") from None
 
 
 def inputs_digest(pages: str, ledger: str) -> str:

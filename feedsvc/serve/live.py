@@ -231,7 +231,7 @@ class LiveSite:
             site = Site.from_ingest(config, result)
         for problem in result.problems:
             log.warning("feedsvc: %s", problem)
-        newest = max(result.ledger.pages.values(), default=None)
+        newest = result.ledger.pages.newest()
         return Generation(config, site, snapshot, newest, wrap=self._wrap)
 
 

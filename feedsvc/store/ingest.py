@@ -37,8 +37,13 @@ class Ingest:
     changed: tuple[str, ...]
     written: bool
     files: tuple[PageFile, ...] = field(default=(), repr=False)
-    # The ledger file's bytes as this transaction left them (or found them).
-    ledger_bytes: bytes = field(default=b"", repr=False, compare=False)
+    # The ledger as a look (write=False) found it, before the changes a run
+    # would make; None after a real run, which only has what it left.
+    before: Ledger | None = field(default=None, repr=False, compare=False)
+    # A fingerprint of the ledger's files as this run left them.
+    digest: str = ""
+    # What was repaired in the ledger's files on the way (see store.ledger).
+    notes: tuple[str, ...] = ()
 
     def articles(self, site_key: str) -> list[Article]:
         return articles(self.ledger, site_key)
@@ -80,20 +85,17 @@ def ingest(
     pages, problems = _read(files, config.max_page_bytes)
     path = config.ledger_path
     if not write:
-        current, before = ledger_file.load(path)
-        result = _transact(config, pages, problems, files, current, now, change, reprocess)
+        opened = ledger_file.read(path, config.cache_folder)
+        result = _transact(config, pages, problems, files, opened.ledger, now, change, reprocess)
         if judge:
             judge(result)
-        return replace(result, ledger_bytes=before)
-    with ledger_file.locked(path):
-        current, before = ledger_file.load(path)
-        result = _transact(config, pages, problems, files, current, now, change, reprocess)
+        return replace(result, before=opened.ledger, digest=opened.digest)
+    with ledger_file.transaction(path, config.cache_folder) as current:
+        result = _transact(config, pages, problems, files, current.ledger, now, change, reprocess)
         if judge:
             judge(result)
-        # A ledger nothing changed is not even dumped: with 100,000 records
-        # that alone costs seconds.
-        data = before if result.ledger is current and before else ledger_file.save(path, result.ledger, before)
-    return replace(result, written=data is not before, ledger_bytes=data)
+        written = current.commit(result.ledger)
+        return replace(result, ledger=current.settled(), written=written or bool(current.notes), digest=current.digest, notes=tuple(current.notes))
 
 
 def _read(files: list[PageFile], max_bytes: int) -> tuple[list[Page], list[Problem]]:

@@ -1,26 +1,32 @@
-"""The ledger on disk: a sorted JSON-lines file that remembers every article
-and page ever seen. Reads are lock-free (the file is only ever replaced
-whole); read-merge-write cycles hold a file lock so concurrent processes
-lose nothing and agree on first-seen times."""
+"""The ledger on disk, behind two doors: `read` to look, and `transaction`
+for a read-merge-write under the lock.
+
+Behind them: the sealed, append-only text history that CI commits
+(history.py), what its lines mean (lines.py), and the SQLite cache a run
+queries by key (cache.py). docs/store.md says what to commit and what may
+be deleted. A version-1 ledger (one sorted file, rewritten whole) is read
+as it is by `read`, and converted by the first transaction.
+"""
 
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
-import functools
+import hashlib
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
 import orjson
 from filelock import FileLock, Timeout
 
-from feedsvc import collector
+from feedsvc.core.models import Ledger
 from feedsvc.errors import LedgerError
-from feedsvc.store.files import atomic_write
-from feedsvc.core.models import Ledger, Record, Split
+from feedsvc.store import lines as codec
+from feedsvc.store.cache import Cache
+from feedsvc.store.history import HELP, History, Seal
 
-VERSION = 1
 LOCK_TIMEOUT = 120
+stamp = codec.stamp  # the one way the ledger and the CLI write a moment
 
 
 def lock_path(path: Path) -> Path:
@@ -45,218 +51,190 @@ def locked(path: Path) -> Iterator[None]:
         lock.release()
 
 
-def load(path: Path) -> tuple[Ledger, bytes]:
-    """The ledger and its bytes as read; a missing file is an empty ledger."""
+@dataclass
+class Opened:
+    """A ledger as read, and a digest that changes whenever its files do."""
+
+    ledger: Ledger
+    digest: str
+    notes: list[str] = field(default_factory=list)  # what was repaired on the way
+
+
+def digest(path: Path) -> str:
+    """A cheap fingerprint of the history's files: the seal's chain hash
+    and each segment's size and time. Reading nothing but the seal and a
+    stat per segment, it tells a build whether the ledger changed."""
+    history = History(path)
+    seal = history.seal()
+    if seal is not None:
+        return hashlib.sha256(seal.encode() + orjson.dumps(history.stats(seal))).hexdigest()
     try:
-        data = path.read_bytes()
+        return hashlib.sha256(path.read_bytes()).hexdigest()
     except FileNotFoundError:
-        return Ledger(), b""
+        return ""
     except OSError as error:
         raise LedgerError(f"{path}: cannot read the ledger: {error.strerror}") from None
-    with collector.paused():
-        return parse(data, str(path)), data
 
 
-def save(path: Path, ledger: Ledger, before: bytes = b"") -> bytes:
-    """Write the ledger atomically, unless its bytes would not change;
-    return its bytes (`before` itself when nothing was written)."""
-    with collector.paused():  # what dump builds is gone when it returns
-        data = dump(ledger)
-    if data == before:
-        return before
+def read(path: Path, cache_folder: Path) -> Opened:
+    """The ledger as it stands, without taking the lock or writing the
+    history. A version-1 file is read as it is."""
+    history = History(path)
+    seal = history.seal()
+    if seal is None:
+        return _unsealed(history)
+    cache = _synced(Cache.open(cache_folder, history), seal)
+    return Opened(cache.snapshot(), digest(path))
+
+
+def _synced(cache: Cache, seal: Seal) -> Cache:
+    """The cache brought up to the seal, or the history's damage explained."""
     try:
-        atomic_write(path, data)
-    except OSError as error:
-        raise LedgerError(f"{path}: cannot write the ledger: {error.strerror}; the previous ledger is intact") from None
-    return data
+        cache.sync(seal)
+    except LedgerError as damage:
+        raise _pinpointed(cache.history) or damage from None
+    return cache
 
 
-def dump(ledger: Ledger) -> bytes:
-    header: dict = {"feedsvc_ledger": VERSION}
-    if ledger.site_key is not None:
-        header["site_key"] = ledger.site_key
-    if ledger.created is not None:
-        header["created"] = stamp(ledger.created)
-    lines = [header]
-    lines += [
-        {"kind": "page", "name": name, "sha256": sha, "first_seen": stamp(seen)}
-        for (name, sha), seen in sorted(ledger.pages.items())
-    ]
-    lines += [{"kind": "category", "name": name, "slug": slug} for name, slug in sorted(ledger.categories.items(), key=lambda kv: kv[1])]
-    lines += [{"kind": "alias", "key": key, "id": article} for key, article in sorted(ledger.aliases.items())]
-    lines += [
-        {"kind": "split", "id": s.id, "since": stamp(s.since), "new_id": s.new_id, "page": s.page}
-        for s in sorted(ledger.splits, key=lambda s: (s.since, s.id))
-    ]
-    encoded = [_encode(line) for line in lines]
-    # A record that is the very object parsed from a line is written back
-    # as that line: encoding 100,000 unchanged records again costs seconds.
-    known = ledger.lines
-    for record in sorted(ledger.records.values(), key=_by_seq):
-        line = known.get(record.id)
-        encoded.append(line[1] if line is not None and line[0] is record else _encode(_record_line(record)))
-    encoded.append(b"")
-    return b"\n".join(encoded)
+def _pinpointed(history: History) -> LedgerError | None:
+    """The first line of a damaged history that makes no sense on its own,
+    as an error naming it: more use to whoever edited it than a hash."""
+    try:
+        codec.replay(enumerate(history.read_lines(), start=1), str(history.first))
+    except LedgerError as error:
+        return LedgerError(f"{error} ({HELP})")
+    return None
 
 
-def _encode(line: dict) -> bytes:
-    # Sorted keys, no spaces, UTF-8 text unescaped: the bytes json.dumps
-    # gives with sort_keys, separators=(",", ":") and ensure_ascii=False.
-    return orjson.dumps(line, option=orjson.OPT_SORT_KEYS)
-
-
-def _by_seq(record: Record) -> int:
-    return record.seq
-
-
-def _record_line(r: Record) -> dict:
-    line = {
-        "kind": "article",
-        "id": r.id,
-        "seq": r.seq,
-        "key": r.key,
-        "title": r.title,
-        "summary": r.summary,
-        "category": r.category,
-        "category_source": r.category_source,
-        "page_category": r.page_category,
-        "published": stamp(r.published),
-        "date_source": r.date_source,
-        "page_date": r.page_date.isoformat() if r.page_date else None,
-        "first_seen": stamp(r.first_seen),
-        "updated": stamp(r.updated),
-        "content_seen": stamp(r.content_seen),
-        "content_hash": r.content_hash,
-        "pages": list(r.pages),
-        "withdrawn": stamp(r.withdrawn) if r.withdrawn else None,
-        "note": r.note,
-    }
-    if r.link is not None:  # absent, not null: ledgers without links keep their bytes
-        line["link"] = r.link
-        line["link_seen"] = stamp(r.link_seen) if r.link_seen else None
-    if r.departures:
-        line["departures"] = [[category, stamp(when)] for category, when in r.departures]
-    if r.arrivals:
-        line["arrivals"] = [[category, stamp(when)] for category, when in r.arrivals]
-    return line
-
-
-def parse(data: bytes, source: str) -> Ledger:
-    pages: dict = {}
-    records: dict[str, Record] = {}
-    categories: dict[str, str] = {}
-    aliases: dict[str, str] = {}
-    splits: list[Split] = []
-    lines: dict[str, tuple[Record, memoryview]] = {}
-    record_lines: dict[str, int] = {}
-    site_key = created = None
-    number = 0
-    for number, raw in enumerate(_lines(data), start=1):
-        try:
-            line = orjson.loads(raw)
-            if not isinstance(line, dict):
-                raise ValueError("not a JSON object")
-            if number == 1:
-                _check_header(line)
-                site_key = line.get("site_key")
-                created = _time(line["created"]) if "created" in line else None
-                continue
-            kind = line["kind"]
-            if kind == "article":
-                record = _record(line)
-                records[record.id] = record
-                lines[record.id] = (record, raw)
-                record_lines[record.id] = number
-            elif kind == "page":
-                pages[(line["name"], line["sha256"])] = _time(line["first_seen"])
-            elif kind == "category":
-                categories[line["name"]] = line["slug"]
-            elif kind == "alias":
-                aliases[line["key"]] = line["id"]
-            elif kind == "split":
-                splits.append(Split(line["id"], _time(line["since"]), line["new_id"], line.get("page")))
-            else:
-                raise ValueError(f"unknown kind {kind!r}")
-        except LedgerError as error:
-            raise LedgerError(f"{source}: line {number}: {error}") from None
-        except (ValueError, KeyError, TypeError, AttributeError) as error:
-            reason = f"missing field {error}" if isinstance(error, KeyError) else str(error)
-            raise LedgerError(
-                f"{source}: line {number}: not a valid ledger entry ({reason}); restore it from version control, the file was left untouched"
-            ) from None
-    if number == 0 and data:
-        raise LedgerError(f"{source}: line 1: empty ledger header")
-    for record in records.values():
-        if record.category not in categories:
-            raise LedgerError(
-                f"{source}: line {record_lines[record.id]}: article {record.id} names category {record.category!r}, "
-                "which has no slug line; restore it from version control, the file was left untouched"
-            )
-    return Ledger(pages=pages, records=records, categories=categories, aliases=aliases, splits=tuple(splits), site_key=site_key, created=created, lines=lines)
-
-
-def _lines(data: bytes) -> Iterator[memoryview]:
-    """The ledger's lines as views into `data`, without the final empty
-    line: copying 100 MB into 100,000 separate strings costs more than
-    parsing them."""
+def _unsealed(history: History) -> Opened:
+    """A history with no seal: none at all, or a version-1 file."""
+    data = _read_first(history.first)
     if not data:
-        return
-    view = memoryview(data)
-    start, end = 0, len(data)
-    if data.endswith(b"\n"):
-        end -= 1
-    while start <= end:
-        stop = data.find(b"\n", start, end)
-        if stop < 0:
-            stop = end
-        yield view[start:stop]
-        start = stop + 1
-
-
-def _check_header(line: dict) -> None:
-    version = line.get("feedsvc_ledger")
-    if version != VERSION:
+        return Opened(Ledger(), "")
+    with codec.line_errors(str(history.first), 1):
+        version = codec.version_of(data.split(b"\n", 1)[0])
+    if version == codec.VERSION:
         raise LedgerError(
-            f"not a feedsvc ledger of version {VERSION} (header says {version!r}); it may come from a newer feedsvc, so upgrade rather than overwrite it"
+            f"{history.first}: its seal {history.seal_path.name} is missing, so nothing shows whether the history is whole; "
+            f"restore the seal from version control; {HELP}"
         )
+    return Opened(codec.parse_v1(data, str(history.first)), hashlib.sha256(data).hexdigest())
 
 
-def _record(line: dict) -> Record:
-    return Record(
-        id=line["id"],
-        seq=int(line["seq"]),
-        key=line["key"],
-        title=line["title"],
-        summary=line["summary"],
-        category=line["category"],
-        category_source=line["category_source"],
-        page_category=line["page_category"],
-        published=_time(line["published"]),
-        date_source=line["date_source"],
-        page_date=dt.date.fromisoformat(line["page_date"]) if line["page_date"] else None,
-        first_seen=_time(line["first_seen"]),
-        updated=_time(line["updated"]),
-        content_seen=_time(line["content_seen"]),
-        content_hash=line["content_hash"],
-        pages=tuple(line["pages"]),
-        withdrawn=_time(line["withdrawn"]) if line["withdrawn"] else None,
-        note=line.get("note"),
-        departures=tuple((category, _time(when)) for category, when in line.get("departures", ())),
-        arrivals=tuple((category, _time(when)) for category, when in line.get("arrivals", ())),
-        link=line.get("link"),
-        link_seen=_time(line["link_seen"]) if line.get("link_seen") else None,
-    )
+def _read_first(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return b""
+    except OSError as error:
+        raise LedgerError(f"{path}: cannot read the ledger: {error.strerror}") from None
 
 
-@functools.lru_cache(maxsize=4096)  # records share most of their timestamps
-def stamp(moment: dt.datetime) -> str:
-    """A moment as the ledger and the CLI write it: UTC, to the second."""
-    return moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+class Transaction:
+    """The ledger under the lock: the state to merge into, and `commit`."""
+
+    def __init__(self, history: History, cache: Cache, seal: Seal, notes: list[str]) -> None:
+        self.history = history
+        self.cache = cache
+        self.seal = seal
+        self.ledger = cache.ledger()
+        self.notes = notes
+
+    def commit(self, after: Ledger) -> bool:
+        """Append what changed from the state read to `after`, seal it, and
+        update the cache; whether anything was written."""
+        new = codec.change_lines(self.ledger, after)
+        if not new:
+            return False
+        if self.seal.lines == 0:
+            new.insert(0, codec.header())
+        seal = self.history.append(self.seal, new)
+        self.cache.append(self.seal, seal, new)
+        self.seal = seal
+        return True
+
+    @property
+    def digest(self) -> str:
+        return digest(self.history.first)
+
+    def settled(self) -> Ledger:
+        """The ledger as committed, pinned to this moment: what the run
+        renders, whatever other writers commit after it."""
+        return self.cache.snapshot()
 
 
-@functools.lru_cache(maxsize=4096)  # records share most of their timestamps
-def _time(text: str) -> dt.datetime:
-    moment = dt.datetime.fromisoformat(text)
-    if moment.tzinfo is None:
-        raise ValueError(f"timestamp {text!r} has no time zone")
-    return moment.astimezone(dt.timezone.utc)
+@contextlib.contextmanager
+def transaction(path: Path, cache_folder: Path) -> Iterator[Transaction]:
+    """Hold the lock, make the history whole (convert a version-1 file,
+    drop what a killed writer left unsealed), and bring the cache up to it."""
+    with locked(path):
+        history = History(path)
+        notes: list[str] = []
+        seal = history.seal()
+        if seal is None:
+            seal = _first_seal(history, notes)
+        # The sealed lines are checked first: only then are the bytes past
+        # them known to be an unfinished append and not a damaged history.
+        cache = _synced(Cache.open(cache_folder, history), seal)
+        removed = history.drop_unsealed(seal)
+        if removed:
+            notes.append(f"{path}: removed {removed} bytes an interrupted run had appended past the seal; they were never published")
+        yield Transaction(history, cache, seal, notes)
+
+
+def _first_seal(history: History, notes: list[str]) -> Seal:
+    """The seal of a history that has none: empty, or converted from version 1."""
+    opened = _unsealed(history)
+    if not opened.digest:
+        return Seal()
+    seal = history.rewrite(codec.state_lines(opened.ledger))
+    notes.append(f"{history.first}: converted the version-1 ledger to the append-only history (docs/store.md); commit {history.seal_path.name} with it")
+    return seal
+
+
+# The `feedsvc ledger` commands
+
+
+def verify(path: Path) -> str:
+    """Check the history against its seal; what was found, or raise."""
+    history = History(path)
+    seal = history.seal()
+    if seal is None:
+        opened = _unsealed(history)
+        return f"{path}: a version-1 ledger, unsealed; the next writing command converts it" if opened.digest else f"{path}: no history yet"
+    try:
+        lines = history.verify(seal)
+    except LedgerError as damage:
+        raise _pinpointed(history) or damage from None
+    tail = history.unsealed_tail(seal)
+    extra = f"; {tail[2]} bytes past the seal are an interrupted append, which the next writing command removes" if tail else ""
+    return f"{path}: {lines} lines in {len(seal.segments)} file(s) match the seal{extra}"
+
+
+def reseal(path: Path) -> str:
+    """Accept the history as its files now hold it, after a deliberate hand
+    edit: every line is checked for sense, then sealed anew. The cache
+    sees the files change and rebuilds itself."""
+    with locked(path):
+        history = History(path)
+        found = history.read_lines()
+        if not found:
+            raise LedgerError(f"{path}: no history to seal")
+        codec.replay(enumerate(found, start=1), str(path))  # refuses a line that makes no sense
+        seal = history.rewrite(found)
+    return f"{path}: sealed {seal.lines} lines as they are"
+
+
+def compact(path: Path, cache_folder: Path) -> str:
+    """Rewrite the history as one line per thing it remembers."""
+    with transaction(path, cache_folder) as current:
+        before = current.seal.lines
+        seal = current.history.rewrite(codec.state_lines(current.ledger))
+        current.cache.sync(seal)
+    return f"{path}: {before} lines compacted to {seal.lines}"
+
+
+def export(path: Path, cache_folder: Path) -> bytes:
+    """The current state in the version-1 format, sorted."""
+    return codec.dump_v1(read(path, cache_folder).ledger)
+

@@ -16,6 +16,8 @@ from .servers import Gunicorn
 from .test_crashes import ARCHIVE_SIZE, BASE_URL, FEED_SIZE, build_command, bulk_page, environment
 from .test_hostile_requests import NOW_EPOCH, copy_site
 
+from conftest import stored_ledger
+
 CLOCKS = [NOW_EPOCH, NOW_EPOCH + 1_000, NOW_EPOCH + 2_000, NOW_EPOCH + 3_000]
 SERVER_CLOCK = NOW_EPOCH + 4_000
 
@@ -47,7 +49,7 @@ def test_four_builds_and_a_server_at_once_agree(tmp_path: Path) -> None:
             _, stderr = build.communicate(timeout=300)
             assert build.returncode == 0, stderr
 
-        ledger, _ = ledger_file.load(seeds / "ledger.jsonl")
+        ledger = stored_ledger(seeds / "ledger.jsonl")
         first_seen = {record.first_seen for record in ledger.records.values()}
         # Every page was there from the start: whoever ran first saw all of it.
         assert len(first_seen) == 1, first_seen

@@ -31,6 +31,8 @@ from processes import kill_when
 from .servers import Gunicorn
 from .test_hostile_requests import NOW, NOW_EPOCH, copy_site
 
+from conftest import stored_ledger
+
 BASE_URL = "http://127.0.0.1:8000/"
 BUILD_KILLS = 20
 WORKER_KILLS = 12
@@ -101,7 +103,7 @@ def test_kill_9_of_a_build_at_any_moment_leaves_a_whole_tree_and_ledger(tmp_path
     (seeds / "010_bulk.txt").write_text(bulk_page(0, 300))
     subprocess.run(build_command(seeds, out), env=environment(NOW_EPOCH), check=True, capture_output=True)
     assert_tree_checks(out, "after the first build")
-    ever, _ = ledger_file.load(seeds / "ledger.jsonl")
+    ever = stored_ledger(seeds / "ledger.jsonl")
 
     interrupted = 0
     for round_ in range(BUILD_KILLS):
@@ -114,7 +116,7 @@ def test_kill_9_of_a_build_at_any_moment_leaves_a_whole_tree_and_ledger(tmp_path
         build = subprocess.Popen(build_command(seeds, out), env=environment(NOW_EPOCH + 60 * (round_ + 1)), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         interrupted += kill_when(build, moment)
         when = f"after kill {round_ + 1}"
-        now, _ = ledger_file.load(seeds / "ledger.jsonl")  # raises if it does not load
+        now = stored_ledger(seeds / "ledger.jsonl")  # raises if it does not load
         assert_nothing_lost(ever, now, when)
         ever = now
         assert_tree_checks(out, when, allow_killed_build_windows=True)
@@ -125,7 +127,7 @@ def test_kill_9_of_a_build_at_any_moment_leaves_a_whole_tree_and_ledger(tmp_path
     assert final.returncode == 0, final.stderr
     checked = subprocess.run([sys.executable, "-m", "feedsvc.cli", "check", str(out), "--base-url", BASE_URL], capture_output=True, text=True)
     assert checked.returncode == 0, checked.stdout
-    last, _ = ledger_file.load(seeds / "ledger.jsonl")
+    last = stored_ledger(seeds / "ledger.jsonl")
     assert_nothing_lost(ever, last, "after the final build")
     published = {p.parent.name for p in (out / "articles").glob("*/index.html")}
     assert published == {i for i, r in last.records.items() if r.withdrawn is None}
@@ -167,7 +169,7 @@ def test_kill_9_of_a_server_worker_loses_no_ledger_entry(tmp_path: Path) -> None
     seeds = copy_site(tmp_path)
     server = Gunicorn(seeds, tmp_path / "gunicorn.log", environ={"SOURCE_DATE_EPOCH": str(NOW_EPOCH)})
     try:
-        ever, _ = ledger_file.load(seeds / "ledger.jsonl")
+        ever = stored_ledger(seeds / "ledger.jsonl")
         titles = []
         for round_ in range(WORKER_KILLS):
             page = bulk_page(2000 + 100 * round_, 30, edit=0)
@@ -182,7 +184,7 @@ def test_kill_9_of_a_server_worker_loses_no_ledger_entry(tmp_path: Path) -> None
             workers = server.workers()
             assert workers, "the server has no workers"
             os.kill(rng.choice(workers), signal.SIGKILL)
-            now, _ = ledger_file.load(seeds / "ledger.jsonl")
+            now = stored_ledger(seeds / "ledger.jsonl")
             assert_nothing_lost(ever, now, f"after worker kill {round_ + 1}")
             ever = now
         # The master replaces the killed workers, and every page is served.
@@ -201,7 +203,7 @@ def test_kill_9_of_a_server_worker_loses_no_ledger_entry(tmp_path: Path) -> None
             )
     finally:
         server.stop()
-    last, _ = ledger_file.load(seeds / "ledger.jsonl")
+    last = stored_ledger(seeds / "ledger.jsonl")
     assert_nothing_lost(ever, last, "at the end")
     for title in titles:
         assert any(r.title == title for r in last.records.values()), title

@@ -27,6 +27,8 @@ from .html_strategies import SETTINGS as HTML_SETTINGS
 from .html_strategies import raw_html_pages
 from .strategies import page_bytes, raw_pages
 
+from conftest import stored_ledger
+
 SAMPLE_CONFIG = Path(__file__).resolve().parents[2] / "seeds" / "feedsvc.toml"
 NOW = dt.datetime(2025, 10, 9, 8, 53, 20, tzinfo=dt.timezone.utc)
 LATER = NOW + dt.timedelta(days=3)
@@ -76,7 +78,7 @@ def check_ingest(pages: list[bytes], zone: str, suffix: str, table: str) -> None
         for problem in result.problems:
             assert problem.source.endswith(suffix), problem
         # What was written is what was meant, and reads back the same.
-        on_disk, _ = ledger_file.load(config.ledger_path)
+        on_disk = stored_ledger(config.ledger_path)
         assert on_disk == result.ledger
         # A second run with a later clock finds nothing new and moves nothing.
         again = ingest(config, LATER)
@@ -115,7 +117,7 @@ def test_dates_at_the_ends_of_the_calendar_keep_the_ledger_readable(tmp_path: Pa
     assert result.exit_code == 0, result.output
     (article,) = json.loads(result.stdout)
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", article["published"]), article
-    ledger_file.load(seeds / "ledger.jsonl")
+    stored_ledger(seeds / "ledger.jsonl")
 
 
 @pytest.mark.parametrize("epoch", ["99999999999999", "-99999999999", "253402300800", "-40000000000"])

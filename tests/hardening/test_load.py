@@ -21,6 +21,8 @@ from .servers import Gunicorn
 from .test_crashes import BASE_URL, build_command, environment
 from .test_hostile_requests import NOW_EPOCH, copy_site
 
+from conftest import stored_ledger
+
 THREADS = 16
 MAX_REQUESTS_PER_THREAD = 1000  # the load runs until the page is served, at most this long
 SEED = 7
@@ -122,7 +124,7 @@ def test_mixed_load_while_a_page_lands(tmp_path: Path) -> None:
 
         # The page was read whole: its articles are exactly its cards,
         # never a card cut short while it was being written.
-        ledger, _ = ledger_file.load(seeds / "ledger.jsonl")
+        ledger = stored_ledger(seeds / "ledger.jsonl")
         from_page = {record.title for record in ledger.records.values() if "000_landed.txt" in record.pages}
         assert from_page == set(NEW_TITLES)
 

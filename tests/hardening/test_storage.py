@@ -30,6 +30,8 @@ from .servers import Gunicorn
 from .test_crashes import BASE_URL, assert_nothing_lost, assert_tree_checks, bulk_page
 from .test_hostile_requests import NOW_EPOCH, copy_site
 
+from conftest import stored_ledger
+
 NO_SPACE = os.strerror(errno.ENOSPC)
 
 
@@ -94,7 +96,7 @@ def test_a_full_tmpfs_under_the_tree(tmp_path: Path) -> None:
     with mounted("-t", "tmpfs", "-o", f"size={size + 64 * 1024}", "tmpfs", str(disk)):
         out = disk / "site"
         assert build(seeds, out).returncode == 0
-        before, ledger_before = files(out), ledger_file.load(seeds / "ledger.jsonl")[0]
+        before, ledger_before = files(out), stored_ledger(seeds / "ledger.jsonl")
         # Hundreds of new articles: far more than the disk has room for.
         (seeds / "010_bulk.txt").write_text(bulk_page(0, 300))
         failed = build(seeds, out, epoch=NOW_EPOCH + 60)
@@ -103,7 +105,7 @@ def test_a_full_tmpfs_under_the_tree(tmp_path: Path) -> None:
         assert set(before) <= set(after), "a published file disappeared"
         assert [name for name in after if name.endswith(".tmp")] == []
         assert_tree_checks(out, "after the disk filled up")
-        assert_nothing_lost(ledger_before, ledger_file.load(seeds / "ledger.jsonl")[0], "after the disk filled up")
+        assert_nothing_lost(ledger_before, stored_ledger(seeds / "ledger.jsonl"), "after the disk filled up")
         # Room again: the same build goes through.
         subprocess.run(["mount", "-o", "remount,size=64m", str(disk)], check=True)
         done = build(seeds, out, epoch=NOW_EPOCH + 120)
@@ -198,7 +200,7 @@ def test_an_injected_full_disk_at_any_write(tmp_path: Path, monkeypatch: pytest.
     (seeds / "010_bulk.txt").write_text(bulk_page(0, 120, edit=0))
     ledger = seeds / "ledger.jsonl"
     recorded, tree = stamp(ledger), files(out)
-    ledger_before = ledger_file.load(ledger)[0]
+    ledger_before = stored_ledger(ledger)
 
     with monkeypatch.context() as patch:
         FullDisk(patch, writes)
@@ -210,7 +212,7 @@ def test_an_injected_full_disk_at_any_write(tmp_path: Path, monkeypatch: pytest.
         # The ledger could not be written: nothing at all changed.
         assert stamp(ledger) == recorded and files(out) == tree
     else:
-        assert_nothing_lost(ledger_before, ledger_file.load(ledger)[0], f"after {writes} writes")
+        assert_nothing_lost(ledger_before, stored_ledger(ledger), f"after {writes} writes")
         assert set(tree) <= set(files(out))
         assert_tree_checks(out, f"disk full after {writes} writes")
     assert [p for p in out.rglob("*.tmp")] == [] and [p for p in seeds.glob("*.tmp")] == []
@@ -247,9 +249,9 @@ def test_a_read_only_seeds_folder_with_the_ledger_elsewhere(tmp_path: Path) -> N
         done = build(view, out, "--ledger", str(ledger))
         assert done.returncode == 0, done.stderr
         assert_tree_checks(out, "built from a read-only seeds folder")
-        assert ledger_file.load(ledger)[0].records
+        assert stored_ledger(ledger).records
         listed = run("articles", "--json", "--seeds", str(view), "--ledger", str(ledger))
-        assert listed.returncode == 0 and len(json.loads(listed.stdout)) == len(ledger_file.load(ledger)[0].records)
+        assert listed.returncode == 0 and len(json.loads(listed.stdout)) == len(stored_ledger(ledger).records)
 
         server = Gunicorn(view, tmp_path / "gunicorn.log", "--ledger", str(ledger), environ={"SOURCE_DATE_EPOCH": str(NOW_EPOCH)})
         try:

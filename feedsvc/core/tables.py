@@ -1,0 +1,175 @@
+"""The ledger's tables as mappings that answer by key.
+
+A run looks up the few articles and pages its new cards touch; it never
+needs the whole ledger in memory. These classes are the questions the
+rules ask of a table, answered here from dicts (tests, a version-1 file,
+a history read without its cache) and by store.cache from SQLite, and
+an overlay that records a run's changes over a table without copying it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING, Iterator, Mapping, MutableMapping
+
+if TYPE_CHECKING:  # models builds its Ledger from these tables
+    from feedsvc.core.models import Record
+
+PageKey = tuple[str, str]  # (file name, sha256 of its bytes)
+
+
+class Records(Mapping[str, "Record"]):
+    """Articles by id."""
+
+    def __init__(self, by_id: Mapping[str, "Record"] | None = None) -> None:
+        self._by_id = dict(by_id or {})
+
+    def __getitem__(self, article: str) -> "Record":
+        return self._by_id[article]
+
+    def __contains__(self, article: object) -> bool:
+        return article in self._by_id
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._by_id)
+
+    def __len__(self) -> int:
+        return len(self._by_id)
+
+    def max_seq(self) -> int:
+        """The highest recording number in use (0: none)."""
+        return max((record.seq for record in self.values()), default=0)
+
+    def latest_published(self, start: dt.datetime, end: dt.datetime) -> dt.datetime | None:
+        """The latest publication time in [start, end), if any."""
+        return max((r.published for r in self.values() if start <= r.published < end), default=None)
+
+    def in_seq_order(self) -> list["Record"]:
+        return sorted(self.values(), key=lambda record: record.seq)
+
+    def changed(self) -> "ChangedRecords":
+        return ChangedRecords(self)
+
+
+class ChangedRecords(Records, MutableMapping[str, "Record"]):
+    """A run's new and changed records over a table it leaves untouched."""
+
+    def __init__(self, base: Records) -> None:
+        self.base = base
+        self.changes: dict[str, "Record"] = {}
+        self.removed: set[str] = set()
+
+    def __getitem__(self, article: str) -> "Record":
+        if article in self.changes:
+            return self.changes[article]
+        if article in self.removed:
+            raise KeyError(article)
+        return self.base[article]
+
+    def __contains__(self, article: object) -> bool:
+        return article in self.changes or (article not in self.removed and article in self.base)
+
+    def __setitem__(self, article: str, record: "Record") -> None:
+        self.changes[article] = record
+        self.removed.discard(article)
+
+    def __delitem__(self, article: str) -> None:
+        if article not in self:
+            raise KeyError(article)
+        self.changes.pop(article, None)
+        if article in self.base:
+            self.removed.add(article)
+
+    def __iter__(self) -> Iterator[str]:
+        yield from (article for article in self.base if article not in self.changes and article not in self.removed)
+        yield from self.changes
+
+    def __len__(self) -> int:
+        return len(self.base) - len(self.removed) + sum(1 for article in self.changes if article not in self.base)
+
+    def max_seq(self) -> int:
+        return max([self.base.max_seq(), *(record.seq for record in self.changes.values())])
+
+    def latest_published(self, start: dt.datetime, end: dt.datetime) -> dt.datetime | None:
+        # The base's answer may come from a record changed since; published
+        # only ever moves by an operator's edit, so checking changes is enough
+        # for the question asked (the latest time of a date).
+        found = [self.base.latest_published(start, end)]
+        found += [r.published for r in self.changes.values() if start <= r.published < end]
+        return max((moment for moment in found if moment is not None), default=None)
+
+    def changed(self) -> "ChangedRecords":
+        """A copy to change further, over the same base: however many steps
+        a run takes, its changes stay one overlay on the stored table."""
+        copy = ChangedRecords(self.base)
+        copy.changes, copy.removed = dict(self.changes), set(self.removed)
+        return copy
+
+
+class Pages(Mapping[PageKey, dt.datetime]):
+    """When each page file (name and bytes) was first seen."""
+
+    def __init__(self, seen: Mapping[PageKey, dt.datetime] | None = None) -> None:
+        self._seen = dict(seen or {})
+
+    def __getitem__(self, key: PageKey) -> dt.datetime:
+        return self._seen[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._seen
+
+    def __iter__(self) -> Iterator[PageKey]:
+        return iter(self._seen)
+
+    def __len__(self) -> int:
+        return len(self._seen)
+
+    def content_seen(self, sha256: str) -> dt.datetime | None:
+        """When these bytes were first seen under any name: a renamed or
+        restored copy of an older file is as old as its bytes."""
+        return min((seen for (_, sha), seen in self.items() if sha == sha256), default=None)
+
+    def newest(self) -> dt.datetime | None:
+        return max(self.values(), default=None)
+
+    def changed(self) -> "ChangedPages":
+        return ChangedPages(self)
+
+
+class ChangedPages(Pages, MutableMapping[PageKey, dt.datetime]):
+    """A run's newly seen pages over a table it leaves untouched."""
+
+    def __init__(self, base: Pages) -> None:
+        self.base = base
+        self.changes: dict[PageKey, dt.datetime] = {}
+
+    def __getitem__(self, key: PageKey) -> dt.datetime:
+        return self.changes[key] if key in self.changes else self.base[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.changes or key in self.base
+
+    def __setitem__(self, key: PageKey, seen: dt.datetime) -> None:
+        self.changes[key] = seen
+
+    def __delitem__(self, key: PageKey) -> None:
+        raise TypeError("a page once seen is never forgotten")
+
+    def __iter__(self) -> Iterator[PageKey]:
+        yield from (key for key in self.base if key not in self.changes)
+        yield from self.changes
+
+    def __len__(self) -> int:
+        return len(self.base) + sum(1 for key in self.changes if key not in self.base)
+
+    def content_seen(self, sha256: str) -> dt.datetime | None:
+        found = [self.base.content_seen(sha256), *(seen for (_, sha), seen in self.changes.items() if sha == sha256)]
+        return min((seen for seen in found if seen is not None), default=None)
+
+    def newest(self) -> dt.datetime | None:
+        return max([seen for seen in (self.base.newest(), *self.changes.values()) if seen is not None], default=None)
+
+    def changed(self) -> "ChangedPages":
+        copy = ChangedPages(self.base)
+        copy.changes = dict(self.changes)
+        return copy

@@ -1,0 +1,312 @@
+"""The SQLite cache: a disposable copy of the history, for lookups by key.
+
+The text history is the one source of truth. The cache holds what its
+lines add up to, in tables a run queries by key, and records how far into
+the history it has read (line count, chain hash, and the files' size and
+time as it left them). It catches up on new lines, and it is rebuilt from
+the history whenever it is missing, stale, damaged or from another
+version: deleting it never loses anything. Where no cache file can be
+written, the same tables are built in memory.
+
+Writers hold the history's lock; SQLite's WAL mode lets readers go on
+while a writer commits, each seeing one consistent state.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import sqlite3
+from pathlib import Path
+from typing import Iterable, Iterator, Mapping
+
+import orjson
+
+from feedsvc.core.models import Ledger, Record
+from feedsvc.core.tables import PageKey, Pages, Records
+from feedsvc.errors import LedgerError
+from feedsvc.store import lines as codec
+from feedsvc.store.history import History, Seal
+
+FORMAT = "1"
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS records (
+    id TEXT PRIMARY KEY, seq INTEGER NOT NULL, published TEXT NOT NULL, category TEXT NOT NULL, line TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS records_seq ON records (seq);
+CREATE INDEX IF NOT EXISTS records_published ON records (published);
+CREATE TABLE IF NOT EXISTS pages (name TEXT NOT NULL, sha256 TEXT NOT NULL, first_seen TEXT NOT NULL, PRIMARY KEY (name, sha256));
+CREATE INDEX IF NOT EXISTS pages_sha256 ON pages (sha256);
+CREATE TABLE IF NOT EXISTS categories (name TEXT PRIMARY KEY, slug TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS aliases (key TEXT PRIMARY KEY, id TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS splits (number INTEGER PRIMARY KEY, line TEXT NOT NULL);
+"""
+TABLES = ("meta", "records", "pages", "categories", "aliases", "splits")
+
+
+def cache_path(folder: Path, history: History) -> Path:
+    """One file per history: a shared FEEDSVC_CACHE folder keeps sites apart."""
+    where = hashlib.sha256(str(history.first.resolve()).encode()).hexdigest()[:12]
+    return folder / f"{history.first.stem}-{where}.sqlite"
+
+
+class Cache:
+    """One connection to the cache of one history."""
+
+    def __init__(self, db: sqlite3.Connection, history: History) -> None:
+        self.db = db
+        self.history = history
+
+    @classmethod
+    def open(cls, folder: Path, history: History) -> "Cache":
+        """The cache file, created if need be; a damaged file is replaced,
+        and where none can be written the cache lives in memory."""
+        path = cache_path(folder, history)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            cache = cls(_connect(str(path)), history)
+            if cache._meta("format") != FORMAT:
+                cache._clear()
+            return cache
+        except sqlite3.DatabaseError:  # damaged, or from another version
+            _remove(path)
+            try:
+                return cls(_connect(str(path)), history)
+            except (sqlite3.Error, OSError):
+                pass
+        except OSError:
+            pass
+        return cls(_connect(":memory:"), history)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def _meta(self, name: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
+        return row[0] if row else None
+
+    def _clear(self) -> None:
+        with self._writing():
+            for table in TABLES:
+                self.db.execute(f"DELETE FROM {table}")  # noqa: S608 - names from TABLES
+            self.db.execute("INSERT INTO meta VALUES ('format', ?)", (FORMAT,))
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    # Keeping up with the history
+
+    def _position(self) -> tuple[int, str, str]:
+        return int(self._meta("lines") or 0), self._meta("chain") or "", self._meta("stats") or ""
+
+    def sync(self, seal: Seal) -> None:
+        """Bring the cache up to the sealed history, checking the history
+        against its seal whenever its files changed behind the cache's back."""
+        stats = orjson.dumps(self.history.stats(seal)).decode()
+        if self._position() == (seal.lines, seal.digest.hex(), stats):
+            return
+        with self._writing():
+            lines, chain, _ = self._position()
+            start = 0
+            apply = []
+            # Every line is read and hashed: only a full pass proves the
+            # files still hold what the seal (and the cache) say.
+            for number, line, digest in self.history.sealed_lines(seal):
+                if number == lines and digest.hex() == chain:
+                    start, apply = number, []
+                elif number > start:
+                    apply.append((number, line))
+            if start == 0 and lines:
+                self._empty_tables()
+            self._apply(apply)
+            self._record_position(seal)
+
+    def append(self, base: Seal, seal: Seal, new: list[bytes]) -> None:
+        """Take in the lines a writer just appended to go from `base` to `seal`."""
+        with self._writing():
+            lines, chain, _ = self._position()
+            if (lines, chain) == (base.lines, base.digest.hex()):
+                self._apply(enumerate(new, start=base.lines + 1))
+                self._record_position(seal)
+                return
+        self.sync(seal)  # somebody else moved it: read what is sealed
+
+    def _record_position(self, seal: Seal) -> None:
+        stats = orjson.dumps(self.history.stats(seal)).decode()
+        for name, value in (("lines", str(seal.lines)), ("chain", seal.digest.hex()), ("stats", stats)):
+            self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (name, value))
+
+    def _empty_tables(self) -> None:
+        for table in TABLES[1:]:
+            self.db.execute(f"DELETE FROM {table}")  # noqa: S608 - names from TABLES
+
+    def _apply(self, numbered: Iterable[tuple[int, bytes]]) -> None:
+        source = str(self.history.first)
+        articles: dict[str, int] = {}
+        for number, raw in numbered:
+            kind, value = codec.decode(number, raw, source)
+            if kind == "article":
+                record, line = value
+                articles[record.id] = number
+                self.db.execute(
+                    "INSERT OR REPLACE INTO records VALUES (?, ?, ?, ?, ?)",
+                    (record.id, record.seq, codec.stamp(record.published), record.category, line),
+                )
+            elif kind == "page":
+                (name, sha), seen = value
+                self.db.execute("INSERT OR REPLACE INTO pages VALUES (?, ?, ?)", (name, sha, codec.stamp(seen)))
+            elif kind == "category":
+                self.db.execute("INSERT OR REPLACE INTO categories VALUES (?, ?)", value)
+            elif kind == "alias":
+                self.db.execute("INSERT OR REPLACE INTO aliases VALUES (?, ?)", value)
+            elif kind == "split":
+                self.db.execute("INSERT INTO splits VALUES (?, ?)", (number, raw.decode()))
+            elif kind == "folded":
+                self.db.execute("DELETE FROM records WHERE id = ?", (value,))
+            elif kind == "site":
+                self.db.execute("INSERT OR REPLACE INTO meta VALUES ('site', ?)", (orjson.dumps(value).decode(),))
+        if articles:
+            self._check_categories(articles, source)
+
+    def _check_categories(self, articles: dict[str, int], source: str) -> None:
+        row = self.db.execute("SELECT id, category FROM records WHERE category NOT IN (SELECT name FROM categories) LIMIT 1").fetchone()
+        if row is not None:
+            raise LedgerError(
+                f"{source}: line {articles.get(row[0], '?')}: article {row[0]} names category {row[1]!r}, which has no slug line; {codec.RESTORE}"
+            )
+
+    # The ledger, answered from the tables
+
+    def snapshot(self) -> Ledger:
+        """The ledger in one read transaction: every lookup through it sees
+        the same state, whatever a writer commits meanwhile. The cache is
+        not written through this connection afterwards."""
+        self.db.execute("BEGIN")
+        return self.ledger()
+
+    def ledger(self) -> Ledger:
+        site_key, created = orjson.loads(self._meta("site") or "[null, null]")
+        splits = [codec.split_of(orjson.loads(line)) for (line,) in self.db.execute("SELECT line FROM splits ORDER BY number")]
+        return Ledger(
+            pages=StoredPages(self.db),
+            records=StoredRecords(self.db),
+            categories=dict(self.db.execute("SELECT name, slug FROM categories")),
+            aliases=StoredAliases(self.db),
+            splits=tuple(splits),
+            site_key=site_key,
+            created=codec.time_of(created) if created else None,
+        )
+
+
+def _connect(path: str) -> sqlite3.Connection:
+    # Autocommit: transactions are begun explicitly (BEGIN IMMEDIATE), so
+    # concurrent writers queue rather than fail on upgrading a read lock.
+    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=120)
+    db.execute("PRAGMA journal_mode = WAL")
+    db.execute("PRAGMA synchronous = NORMAL")  # the history, not the cache, must survive a power cut
+    db.executescript(SCHEMA)
+    return db
+
+
+def _remove(path: Path) -> None:
+    for name in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        with contextlib.suppress(OSError):
+            name.unlink()
+
+
+class StoredRecords(Records):
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def __getitem__(self, article: str) -> Record:
+        row = self._db.execute("SELECT line FROM records WHERE id = ?", (article,)).fetchone()
+        if row is None:
+            raise KeyError(article)
+        return codec.record_of(orjson.loads(row[0]))
+
+    def __contains__(self, article: object) -> bool:
+        return self._db.execute("SELECT 1 FROM records WHERE id = ?", (article,)).fetchone() is not None
+
+    def __iter__(self) -> Iterator[str]:
+        return (article for (article,) in self._db.execute("SELECT id FROM records ORDER BY seq").fetchall())
+
+    def __len__(self) -> int:
+        return self._db.execute("SELECT count(*) FROM records").fetchone()[0]
+
+    def values(self) -> list[Record]:  # type: ignore[override] - one query, not one per id
+        return [codec.record_of(orjson.loads(line)) for (line,) in self._db.execute("SELECT line FROM records ORDER BY seq")]
+
+    def items(self) -> list[tuple[str, Record]]:  # type: ignore[override]
+        return [(record.id, record) for record in self.values()]
+
+    def in_seq_order(self) -> list[Record]:
+        return self.values()
+
+    def max_seq(self) -> int:
+        return self._db.execute("SELECT coalesce(max(seq), 0) FROM records").fetchone()[0]
+
+    def latest_published(self, start: dt.datetime, end: dt.datetime) -> dt.datetime | None:
+        row = self._db.execute(
+            "SELECT max(published) FROM records WHERE published >= ? AND published < ?", (codec.stamp(start), codec.stamp(end))
+        ).fetchone()
+        return codec.time_of(row[0]) if row[0] else None
+
+
+class StoredPages(Pages):
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def __getitem__(self, key: PageKey) -> dt.datetime:
+        row = self._db.execute("SELECT first_seen FROM pages WHERE name = ? AND sha256 = ?", key).fetchone()
+        if row is None:
+            raise KeyError(key)
+        return codec.time_of(row[0])
+
+    def __contains__(self, key: object) -> bool:
+        return self._db.execute("SELECT 1 FROM pages WHERE name = ? AND sha256 = ?", key).fetchone() is not None  # type: ignore[arg-type]
+
+    def __iter__(self) -> Iterator[PageKey]:
+        return iter(self._db.execute("SELECT name, sha256 FROM pages ORDER BY name, sha256").fetchall())
+
+    def __len__(self) -> int:
+        return self._db.execute("SELECT count(*) FROM pages").fetchone()[0]
+
+    def items(self) -> list[tuple[PageKey, dt.datetime]]:  # type: ignore[override]
+        rows = self._db.execute("SELECT name, sha256, first_seen FROM pages ORDER BY name, sha256")
+        return [((name, sha), codec.time_of(seen)) for name, sha, seen in rows]
+
+    def values(self) -> list[dt.datetime]:  # type: ignore[override]
+        return [seen for _, seen in self.items()]
+
+    def content_seen(self, sha256: str) -> dt.datetime | None:
+        row = self._db.execute("SELECT min(first_seen) FROM pages WHERE sha256 = ?", (sha256,)).fetchone()
+        return codec.time_of(row[0]) if row[0] else None
+
+    def newest(self) -> dt.datetime | None:
+        row = self._db.execute("SELECT max(first_seen) FROM pages").fetchone()
+        return codec.time_of(row[0]) if row[0] else None
+
+
+class StoredAliases(Mapping[str, str]):
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def __getitem__(self, key: str) -> str:
+        row = self._db.execute("SELECT id FROM aliases WHERE key = ?", (key,)).fetchone()
+        if row is None:
+            raise KeyError(key)
+        return row[0]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([key for (key,) in self._db.execute("SELECT key FROM aliases ORDER BY key")])
+
+    def __len__(self) -> int:
+        return self._db.execute("SELECT count(*) FROM aliases").fetchone()[0]

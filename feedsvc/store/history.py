@@ -1,0 +1,288 @@
+"""The history as text: append-only JSON lines, sealed.
+
+The history is what CI commits: `ledger.jsonl` and, once it has grown past
+SEGMENT_BYTES, further segments beside it (`ledger.2.jsonl`, ...), plus one
+small seal file (`ledger.seal`). Lines are only ever appended, so a git
+diff of a run is pure additions. The seal holds the number of lines and a
+chain hash over all of them: each line's hash covers the one before it, so
+a cut, a deleted, reordered or hand-edited line no longer matches, with or
+without the cache.
+
+A write appends the new lines, flushes them, and then replaces the seal
+atomically: the seal is the commit point. Lines past what the seal covers
+are an append a killed writer never finished; readers ignore them, and the
+next writer removes them under the lock.
+
+This module knows lines as bytes only; what a line means is ledger.py's.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+from pathlib import Path
+from typing import Iterator
+
+import orjson
+
+from feedsvc.errors import LedgerError
+from feedsvc.store.files import atomic_write
+
+# GitHub refuses files over 100 MB and warns past 50 MB: a segment is
+# closed once it passes this size, at a line boundary.
+SEGMENT_BYTES = 40_000_000
+SEAL_FORMAT = 2
+HELP = "`feedsvc ledger verify` explains; `feedsvc ledger reseal` accepts the file as it now is (docs/store.md)"
+
+
+def chain(previous: bytes, line: bytes) -> bytes:
+    """The chain hash after `line`: it covers every line before it too."""
+    return hashlib.sha256(previous + line).digest()
+
+
+@dataclasses.dataclass(frozen=True)
+class Segment:
+    name: str
+    lines: int
+    size: int  # bytes, every line with its newline
+
+
+@dataclasses.dataclass(frozen=True)
+class Seal:
+    """How much history was committed, and the hash it had."""
+
+    segments: tuple[Segment, ...] = ()
+    digest: bytes = b""
+
+    @property
+    def lines(self) -> int:
+        return sum(segment.lines for segment in self.segments)
+
+    def encode(self) -> bytes:
+        body = {
+            "feedsvc_seal": SEAL_FORMAT,
+            "lines": self.lines,
+            "chain": self.digest.hex(),
+            "segments": [[s.name, s.lines, s.size] for s in self.segments],
+        }
+        return orjson.dumps(body) + b"\n"
+
+    @classmethod
+    def decode(cls, data: bytes, source: str) -> "Seal":
+        try:
+            body = orjson.loads(data)
+            if body.get("feedsvc_seal") != SEAL_FORMAT:
+                raise ValueError(f"seal format {body.get('feedsvc_seal')!r}, expected {SEAL_FORMAT}")
+            segments = tuple(Segment(str(name), int(lines), int(size)) for name, lines, size in body["segments"])
+            seal = cls(segments, bytes.fromhex(body["chain"]))
+            if seal.lines != int(body["lines"]):
+                raise ValueError("its line count does not add up")
+        except (ValueError, KeyError, TypeError, AttributeError) as error:
+            raise LedgerError(f"{source}: not a valid seal ({error}); {HELP}") from None
+        return seal
+
+
+class History:
+    """The history files of one ledger path."""
+
+    def __init__(self, first: Path) -> None:
+        self.first = first
+        self.folder = first.parent
+        self.seal_path = first.with_name(f"{first.stem}.seal")
+
+    def segment_path(self, number: int) -> Path:
+        """Segment 1 is the ledger path itself, then stem.2.jsonl, ..."""
+        return self.first if number == 1 else self.first.with_name(f"{self.first.stem}.{number}{self.first.suffix}")
+
+    def files(self) -> list[Path]:
+        """Every file of the history that exists: what users commit."""
+        found = [self.seal_path] if self.seal_path.exists() else []
+        number = 1
+        while self.segment_path(number).exists():
+            found.append(self.segment_path(number))
+            number += 1
+        return found
+
+    def exists(self) -> bool:
+        return self.first.exists() or self.seal_path.exists()
+
+    def seal(self) -> Seal | None:
+        """The seal, or None for a history that has none (new, or version 1)."""
+        try:
+            data = self.seal_path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as error:
+            raise LedgerError(f"{self.seal_path}: cannot read the seal: {error.strerror}") from None
+        return Seal.decode(data, str(self.seal_path))
+
+    def stats(self, seal: Seal) -> tuple:
+        """What changes when a segment file is touched: its size, time and inode."""
+        found = []
+        for segment in seal.segments:
+            try:
+                info = (self.folder / segment.name).stat()
+            except OSError:
+                return ()
+            found.append((segment.name, info.st_size, info.st_mtime_ns, info.st_ino))
+        return tuple(found)
+
+    # Reading
+
+    def sealed_lines(self, seal: Seal, start: int = 0, start_digest: bytes = b"") -> Iterator[tuple[int, bytes, bytes]]:
+        """(number, line, chain hash after it) for the sealed lines after
+        line `start`, whose chain hash is `start_digest`. Raises when the
+        files do not hold what the seal says."""
+        digest = start_digest
+        number = 0
+        for segment in seal.segments:
+            if number + segment.lines <= start:
+                number += segment.lines
+                continue
+            path = self.folder / segment.name
+            lines = self._whole_lines(path, segment)
+            skip = max(0, start - number)
+            number += skip
+            for line in lines[skip : segment.lines]:
+                number += 1
+                digest = chain(digest, line)
+                yield number, line, digest
+        if digest != seal.digest:
+            raise LedgerError(
+                f"{self.first}: the history does not match its seal ({self.seal_path.name}): a line was changed, "
+                f"removed or reordered since it was written. Restore it from version control; {HELP}"
+            )
+
+    def _whole_lines(self, path: Path, segment: Segment) -> list[bytes]:
+        """The whole lines of one segment; refuses one with fewer lines than sealed."""
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise LedgerError(f"{path}: this part of the history is missing ({segment.lines} lines sealed); restore it from version control") from None
+        except OSError as error:
+            raise LedgerError(f"{path}: cannot read the history: {error.strerror}") from None
+        lines = data[: data.rfind(b"\n") + 1].split(b"\n")[:-1]
+        if len(lines) < segment.lines:
+            raise LedgerError(
+                f"{path}: line {len(lines)} of {segment.lines} is the last one; the history was cut short, or lines were removed. "
+                f"Restore it from version control; {HELP}"
+            )
+        return lines
+
+    def verify(self, seal: Seal) -> int:
+        """Check every line against the seal; the number of lines."""
+        count = 0
+        for count, _, _ in self.sealed_lines(seal):
+            pass
+        return count
+
+    def unsealed_tail(self, seal: Seal) -> tuple[Path, int, int] | None:
+        """(segment, sealed size, bytes past it) when lines past the seal
+        are there: an append a killed writer never finished."""
+        last = self.segment_path(len(seal.segments) or 1)
+        sealed = seal.segments[-1].size if seal.segments else 0
+        try:
+            size = last.stat().st_size
+        except FileNotFoundError:
+            return None
+        extra = size - sealed
+        following = self.segment_path(len(seal.segments) + 1) if seal.segments else None
+        if following is not None and following.exists():
+            return following, 0, following.stat().st_size
+        return (last, sealed, extra) if extra > 0 else None
+
+    # Writing: only under the ledger's lock.
+
+    def drop_unsealed(self, seal: Seal) -> int:
+        """Remove what a killed writer appended past the seal; the number of
+        bytes removed."""
+        removed = 0
+        while (tail := self.unsealed_tail(seal)) is not None:
+            path, sealed, extra = tail
+            if sealed == 0 and path != self.segment_path(1):
+                path.unlink()
+            else:
+                with open(path, "r+b") as stream:
+                    stream.truncate(sealed)
+                    stream.flush()
+                    os.fsync(stream.fileno())
+            removed += extra
+        return removed
+
+    def append(self, seal: Seal, lines: list[bytes]) -> Seal:
+        """Append `lines`, flush them, then seal them; the new seal."""
+        if not lines:
+            return seal
+        segments = list(seal.segments) or [Segment(self.first.name, 0, 0)]
+        digest = seal.digest
+        batches: dict[int, list[bytes]] = {}
+        for line in lines:
+            last = segments[-1]
+            if last.size >= SEGMENT_BYTES:
+                segments.append(Segment(self.segment_path(len(segments) + 1).name, 0, 0))
+                last = segments[-1]
+            segments[-1] = Segment(last.name, last.lines + 1, last.size + len(line) + 1)
+            batches.setdefault(len(segments), []).append(line)
+            digest = chain(digest, line)
+        for number, batch in batches.items():
+            self._append_file(self.segment_path(number), batch)
+        new_seal = Seal(tuple(segments), digest)
+        self.write_seal(new_seal)
+        return new_seal
+
+    def _append_file(self, path: Path, lines: list[bytes]) -> None:
+        try:
+            with open(path, "ab") as stream:
+                stream.write(b"".join(line + b"\n" for line in lines))
+                stream.flush()
+                os.fsync(stream.fileno())
+        except OSError as error:
+            raise LedgerError(f"{path}: cannot append to the history: {error.strerror}; what was sealed before is intact") from None
+
+    def write_seal(self, seal: Seal) -> None:
+        try:
+            atomic_write(self.seal_path, seal.encode())
+        except OSError as error:
+            raise LedgerError(f"{self.seal_path}: cannot write the seal: {error.strerror}") from None
+
+    def rewrite(self, lines: list[bytes]) -> Seal:
+        """Replace the whole history with `lines` (compact, migrate, reseal):
+        the new segments are written under temporary names first, and the
+        seal is replaced last. Segments past the new last one are removed."""
+        segments: list[Segment] = []
+        bodies: list[list[bytes]] = []
+        digest = b""
+        for line in lines:
+            if not segments or segments[-1].size >= SEGMENT_BYTES:
+                segments.append(Segment(self.segment_path(len(segments) + 1).name, 0, 0))
+                bodies.append([])
+            last = segments[-1]
+            segments[-1] = Segment(last.name, last.lines + 1, last.size + len(line) + 1)
+            bodies[-1].append(line)
+            digest = chain(digest, line)
+        seal = Seal(tuple(segments), digest)
+        # Each file is replaced whole, the seal last. A kill between them
+        # leaves files that do not match the seal: refused and reported,
+        # never a silent mix (`ledger reseal` accepts them).
+        for number, body in enumerate(bodies, start=1):
+            try:
+                atomic_write(self.segment_path(number), b"".join(line + b"\n" for line in body))
+            except OSError as error:
+                raise LedgerError(f"{self.segment_path(number)}: cannot write the history: {error.strerror}") from None
+        number = len(bodies) + 1
+        while self.segment_path(number).exists():
+            self.segment_path(number).unlink()
+            number += 1
+        self.write_seal(seal)
+        return seal
+
+    def read_lines(self) -> list[bytes]:
+        """Every whole line of every segment, sealed or not (for reseal)."""
+        lines: list[bytes] = []
+        number = 1
+        while (path := self.segment_path(number)).exists():
+            data = path.read_bytes()
+            lines += data[: data.rfind(b"\n") + 1].split(b"\n")[:-1]
+            number += 1
+        return lines
