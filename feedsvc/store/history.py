@@ -18,6 +18,7 @@ This module knows lines as bytes only; what a line means is ledger.py's.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import os
@@ -225,10 +226,17 @@ class History:
             segments[-1] = Segment(last.name, last.lines + 1, last.size + len(line) + 1)
             batches.setdefault(len(segments), []).append(line)
             digest = chain(digest, line)
-        for number, batch in batches.items():
-            self._append_file(self.segment_path(number), batch)
         new_seal = Seal(tuple(segments), digest)
-        self.write_seal(new_seal)
+        try:
+            for number, batch in batches.items():
+                self._append_file(self.segment_path(number), batch)
+            self.write_seal(new_seal)
+        except LedgerError:
+            # A full disk, say: take back what was appended, so that what
+            # is on disk is what the seal says.
+            with contextlib.suppress(OSError):
+                self.drop_unsealed(seal)
+            raise
         return new_seal
 
     def _append_file(self, path: Path, lines: list[bytes]) -> None:

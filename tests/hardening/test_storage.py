@@ -31,6 +31,7 @@ from .test_crashes import BASE_URL, assert_nothing_lost, assert_tree_checks, bul
 from .test_hostile_requests import NOW_EPOCH, copy_site
 
 from conftest import stored_ledger
+from feedsvc.config import CACHE_FOLDER
 
 NO_SPACE = os.strerror(errno.ENOSPC)
 
@@ -90,7 +91,8 @@ def test_a_full_tmpfs_under_the_tree(tmp_path: Path) -> None:
     scratch = tmp_path / "scratch"
     assert build(seeds, scratch).returncode == 0
     size = tmpfs_size_for(files(scratch), sum(1 for p in scratch.rglob("*") if p.is_dir()))
-    (seeds / "ledger.jsonl").unlink()
+    for part in [*seeds.glob("ledger*"), seeds / CACHE_FOLDER]:  # start the history over
+        shutil.rmtree(part) if part.is_dir() else part.unlink()
     disk = tmp_path / "disk"
     disk.mkdir()
     with mounted("-t", "tmpfs", "-o", f"size={size + 64 * 1024}", "tmpfs", str(disk)):
@@ -131,7 +133,7 @@ def test_a_full_tmpfs_under_the_ledger(tmp_path: Path) -> None:
                 stream.flush()
         failed = build(seeds, out, epoch=NOW_EPOCH + 60)
         assert_one_line_error(failed, str(ledger), NO_SPACE, "intact")
-        assert stamp(ledger) == recorded, "the ledger was touched"
+        assert ledger.read_bytes() == recorded[0], "the history's content changed"
         assert files(out) == tree, "the tree changed although the ledger could not be written"
         assert [p.name for p in seeds.iterdir() if p.name.endswith(".tmp")] == []
         filler.unlink()
@@ -210,7 +212,7 @@ def test_an_injected_full_disk_at_any_write(tmp_path: Path, monkeypatch: pytest.
     assert NO_SPACE in failed.output and "Traceback" not in failed.output
     if "ledger" in failed.output:
         # The ledger could not be written: nothing at all changed.
-        assert stamp(ledger) == recorded and files(out) == tree
+        assert ledger.read_bytes() == recorded[0] and files(out) == tree
     else:
         assert_nothing_lost(ledger_before, stored_ledger(ledger), f"after {writes} writes")
         assert set(tree) <= set(files(out))
@@ -272,8 +274,9 @@ def damaged_ledgers(good: bytes) -> dict[str, tuple[bytes, int]]:
     uncategorized = [line for line in lines if b'"kind":"category"' not in line]
     return {
         "garbage on a line": (b"\n".join(lines[:4] + [b"{not json"] + lines[5:]), 5),
-        "cut in the middle of a line": (good[: len(good) // 2], good[: len(good) // 2].count(b"\n") + 1),
-        "a newer version": (b'{"feedsvc_ledger":2}\n' + b"\n".join(lines[1:]), 1),
+        # The seal knows how many lines there were; the cut line no longer counts.
+        "cut in the middle of a line": (good[: len(good) // 2], good[: len(good) // 2].count(b"\n")),
+        "a newer version": (b'{"feedsvc_ledger":99}\n' + b"\n".join(lines[1:]), 1),
         "no header": (b"\n".join(lines[1:]), 1),
         "binary noise": (bytes(range(256)) * 8, 1),
         "a blank line": (b"\n".join(lines[:3] + [b""] + lines[3:]), 4),
@@ -285,45 +288,54 @@ def damaged_ledgers(good: bytes) -> dict[str, tuple[bytes, int]]:
 
 
 @pytest.fixture(scope="module")
-def good_ledger(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+def good_ledger(tmp_path_factory: pytest.TempPathFactory) -> tuple[bytes, bytes]:
+    """A good history and its seal."""
     seeds = copy_site(tmp_path_factory.mktemp("good"))
     assert run("articles", "--seeds", str(seeds)).returncode == 0
-    return (seeds / "ledger.jsonl").read_bytes()
+    return (seeds / "ledger.jsonl").read_bytes(), (seeds / "ledger.seal").read_bytes()
 
 
-DAMAGES = sorted(damaged_ledgers(b'{"feedsvc_ledger":1}\n{"kind":"article"}\n'))
+def place(seeds: Path, history: bytes, seal: bytes) -> Path:
+    """A damaged history beside the seal of the good one."""
+    (seeds / "ledger.seal").write_bytes(seal)
+    ledger = seeds / "ledger.jsonl"
+    ledger.write_bytes(history)
+    return ledger
+
+
+DAMAGES = sorted(damaged_ledgers(b'{"feedsvc_ledger":2}\n{"kind":"article"}\n'))
 
 
 @pytest.mark.parametrize("damage", DAMAGES)
-def test_a_damaged_ledger_is_refused_and_left_alone(tmp_path: Path, good_ledger: bytes, damage: str) -> None:
-    data, line = damaged_ledgers(good_ledger)[damage]
+def test_a_damaged_ledger_is_refused_and_left_alone(tmp_path: Path, good_ledger: tuple[bytes, bytes], damage: str) -> None:
+    good, seal = good_ledger
+    data, line = damaged_ledgers(good)[damage]
     seeds = copy_site(tmp_path)
     (seeds / "010_new.txt").write_text(bulk_page(0, 5))  # something new to record
-    ledger = seeds / "ledger.jsonl"
-    ledger.write_bytes(data)
+    ledger = place(seeds, data, seal)
     os.utime(ledger, ns=(1_600_000_000_000_000_000, 1_600_000_000_000_000_000))
     recorded = stamp(ledger)
     out = tmp_path / "out"
     for command in (["articles", "--seeds", str(seeds)], ["build", "--seeds", str(seeds), "--out", str(out)], ["takedown", "x", "--seeds", str(seeds)]):
         result = run(*command)
-        assert_one_line_error(result, str(ledger), f"line {line}:")
+        assert_one_line_error(result, str(ledger), f"line {line}:" if damage != "cut in the middle of a line" else f"line {line} of")
         assert stamp(ledger) == recorded, f"{command[0]} touched the ledger"
     assert not out.exists() or not any(out.rglob("*.atom"))
     assert [p.name for p in seeds.iterdir() if p.name.endswith(".tmp")] == []
 
 
-def test_a_server_refuses_to_start_on_a_damaged_ledger(tmp_path: Path, good_ledger: bytes) -> None:
-    data, line = damaged_ledgers(good_ledger)["a newer version"]
+def test_a_server_refuses_to_start_on_a_damaged_ledger(tmp_path: Path, good_ledger: tuple[bytes, bytes]) -> None:
+    good, seal = good_ledger
+    data, line = damaged_ledgers(good)["a newer version"]
     seeds = copy_site(tmp_path)
-    ledger = seeds / "ledger.jsonl"
-    ledger.write_bytes(data)
+    ledger = place(seeds, data, seal)
     recorded = stamp(ledger)
     result = run("serve", "--seeds", str(seeds), "--port", "1")
     assert_one_line_error(result, str(ledger), "line 1:")
     assert stamp(ledger) == recorded
 
 
-def test_a_running_server_keeps_serving_when_its_ledger_is_damaged(tmp_path: Path, good_ledger: bytes) -> None:
+def test_a_running_server_keeps_serving_when_its_ledger_is_damaged(tmp_path: Path) -> None:
     seeds = copy_site(tmp_path)
     server = Gunicorn(seeds, tmp_path / "gunicorn.log", environ={"SOURCE_DATE_EPOCH": str(NOW_EPOCH)})
     try:
@@ -341,7 +353,7 @@ def test_a_running_server_keeps_serving_when_its_ledger_is_damaged(tmp_path: Pat
             time.sleep(0.2)
         assert health.status == 503 and json.loads(health.body)["status"] == "error"
         # The details go to the operator's log, not to the public.
-        assert f"{ledger}: line {line}:" in server.log()
+        assert f"{ledger}: line {line} of" in server.log()
         assert str(ledger) not in health.body.decode()
         # The last good site is still served, and the ledger is not rewritten.
         for _ in range(10):
