@@ -22,4 +22,4 @@ def main(context: click.Context) -> None:
 
 
 # Imported for their commands, which register themselves on `main`.
-from feedsvc.cli import listing, operator, publishing, serving, setup  # noqa: E402,F401
+from feedsvc.cli import ledger, listing, operator, publishing, serving, setup  # noqa: E402,F401

@@ -158,19 +158,13 @@ def change_lines(before: Ledger, after: Ledger) -> list[bytes]:
     lines: list[dict] = []
     if (after.site_key, after.created) != (before.site_key, before.created):
         lines.append(site_line(after))
-    pages = after.pages
-    new_pages = pages.changes if isinstance(pages, ChangedPages) and pages.base is before.pages else _new_items(before.pages, pages)
+    new_pages, _ = _changes(before.pages, after.pages)
     lines += [page_line(name, sha, seen) for (name, sha), seen in sorted(new_pages.items())]
     lines += [category_line(name, slug) for name, slug in sorted(_new_items(before.categories, after.categories).items(), key=lambda kv: kv[1])]
     lines += [alias_line(key, article) for key, article in sorted(_new_items(before.aliases, after.aliases).items())]
     known_splits = set(before.splits)
     lines += [split_line(s) for s in after.splits if s not in known_splits]
-    records = after.records
-    if isinstance(records, ChangedRecords) and records.base is before.records:
-        changed, removed = records.changes, records.removed
-    else:
-        changed = _new_items(before.records, records)
-        removed = {article for article in before.records if article not in records}
+    changed, removed = _changes(before.records, after.records)
     for article in sorted(removed):
         lines.append({"kind": "folded", "id": article, "into": after.aliases.get(before.records[article].key)})
     lines += [record_line(record) for record in sorted(changed.values(), key=lambda r: (r.seq, r.id)) if before.records.get(record.id) != record]
@@ -179,6 +173,17 @@ def change_lines(before: Ledger, after: Ledger) -> list[bytes]:
 
 def _new_items(before, after) -> dict:
     return {key: value for key, value in after.items() if before.get(key) != value}
+
+
+def _changes(before, after) -> tuple[dict, set]:
+    """What changed between two versions of a big table, and the keys
+    removed: read off the overlay a run left over the stored table, and
+    only compared item by item for tables built some other way."""
+    if after is before:
+        return {}, set()
+    if isinstance(after, (ChangedRecords, ChangedPages)) and after.base is before:
+        return after.changes, getattr(after, "removed", set())
+    return _new_items(before, after), {key for key in before if key not in after}
 
 
 def state_lines(ledger: Ledger) -> list[bytes]:
