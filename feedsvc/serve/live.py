@@ -29,6 +29,7 @@ from feedsvc.serve import conditional
 from feedsvc.clock import current_time
 from feedsvc.config import CONFIG_NAME, Config
 from feedsvc.errors import FeedsvcError, SeedsError
+from feedsvc.store import topics as topic_record
 from feedsvc.store.ingest import ingest
 from feedsvc.site import routes as urls
 from feedsvc.site.model import Site
@@ -222,13 +223,15 @@ class LiveSite:
 
     def _build(self, config: Config, snapshot: Snapshot) -> Generation:
         with collector.paused():
-            result = ingest(config, current_time(), write=not config.read_only)
+            now = current_time()
+            result = ingest(config, now, write=not config.read_only)
             if result.written:
                 # Our own write must not look like a change next time. Taken
                 # right after ingest released the lock, before any other writer
                 # could have loaded, merged and written.
                 snapshot = Snapshot(snapshot.entries, _ledger_stat(config))
-            site = Site.from_ingest(config, result)
+            marks = topic_record.settle(config, result.ledger, now, write=not config.read_only)
+            site = Site.from_ingest(config, result, topic_marks=marks)
         for problem in result.problems:
             log.warning("feedsvc: %s", problem)
         newest = max(result.ledger.pages.values(), default=None)
