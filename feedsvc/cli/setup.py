@@ -42,11 +42,19 @@ default_category = "General"
 # [[categories]]
 # category = "Customs"
 # keywords = ["customs", "tariff", "border"]
+
+# A topic feed: the articles that mention one of these words or phrases
+# (whole words, any case), at /feeds/topic/wco.atom; docs/sites.md.
+# [[topics]]
+# name = "World Customs Organization"
+# slug = "wco"
+# include = ["WCO", "World Customs Organization"]
 """
 
 GITIGNORE = """\
-# feedsvc: local state, never history. Commit the pages, feedsvc.toml and
-# ledger.jsonl (the record of every article's id and dates).
+# feedsvc: local state, never history. Commit the pages, feedsvc.toml,
+# ledger.jsonl (the record of every article's id and dates) and, with topic
+# feeds, topics.json.
 *.lock
 websub.json
 .feedsvc-build/
