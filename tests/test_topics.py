@@ -344,6 +344,21 @@ def test_a_topic_removed_from_the_settings_answers_410(tmp_path, monkeypatch):
     assert client.get(urls.feed_path(WCO, "atom")).status_code == 200
 
 
+def test_a_read_only_server_picks_up_the_record_of_topics_written_elsewhere(tmp_path, monkeypatch):
+    seeds = new_seeds(tmp_path)
+    write_page(seeds, "001_page.txt", [brussels(), rail()])
+    publish(seeds, START)  # CI: the ledger and the record, committed
+    committed = (seeds / "topics.json").read_bytes()
+    (seeds / "topics.json").unlink()  # not pulled yet
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", str(int((START + DAY).timestamp())))
+    client = create_app(load_config(seeds, environ={"FEEDSVC_READ_ONLY": "1"}), poll_seconds=0, settle_seconds=0).test_client()
+    # Without the record, the topic is new to this server: dated by its run.
+    assert client.get(urls.feed_path(WCO, "atom")).headers["Last-Modified"] == "Sun, 02 Mar 2025 09:00:00 GMT"
+    assert not (seeds / "topics.json").exists()
+    (seeds / "topics.json").write_bytes(committed)
+    assert client.get(urls.feed_path(WCO, "atom")).headers["Last-Modified"] == "Sat, 01 Mar 2025 09:00:00 GMT"
+
+
 def test_the_export_writes_topic_feeds_that_check_and_keeps_a_removed_one_valid(tmp_path, monkeypatch):
     seeds = copy_seeds(tmp_path / "seeds")
     sample = (seeds / "feedsvc.toml").read_text(encoding="utf-8")

@@ -5,9 +5,9 @@ articles go in which document is decided in `feedsvc.core.publish`; the
 bytes come from the renderers in `feeds` and `pages`.
 
 Rendering is lazy: a document is rendered when asked for, and each
-article's feed entry is rendered once and kept for every feed (the whole
-site, its category, its topics) that shows it. Documents themselves are not kept
-here: the server keeps what it serves, and the export writes each once.
+article's feed entry is rendered once and kept for every feed that shows it
+(the whole site, its category, its topics). Documents themselves are not
+kept here: the server keeps what it serves, and the export writes each once.
 """
 
 from __future__ import annotations
