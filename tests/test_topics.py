@@ -267,6 +267,7 @@ def test_a_change_of_settings_republishes_the_topic_from_the_whole_history(tmp_p
         # entry that was not there before.
         assert feed_ids(after, WCO, fmt) <= feed_ids(after, None, fmt)
         assert feed_ids(after, WCO, fmt) - feed_ids(before, WCO, fmt) == {a.iri for a in after.articles if a.title.startswith("New Tariff")}
+    assert after.render(urls.INDEX_PATH).last_modified == START + DAY  # it lists the topic's count
     recorded = json.loads((seeds / "topics.json").read_text(encoding="utf-8"))["topics"]["wco"]
     assert recorded["since"] == "2025-03-02T09:00:00Z"
 
