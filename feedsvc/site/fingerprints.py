@@ -79,8 +79,9 @@ class Fingerprints:
         site, base = self.site, self.base
         infos = site.category_infos()
         counts = [f"{c.slug}={c.name}={c.count}" for c in infos]
-        topics = [f"topic:{t.slug}={t.name}" for t in site.topic_infos()]
-        topic_counts = [f"{t}={site.count(TopicKey(t.slug))}" for t in site.topic_infos()]
+        topic_infos = site.topic_infos()
+        topics = [f"topic:{t.slug}={t.name}" for t in topic_infos]
+        topic_counts = [f"topic:{t.slug}={t.name}={t.count}" for t in topic_infos]
         yield _target(urls.INDEX_PATH, digest(base, "index", self.members(site.feed(None).subscription), *counts, *topic_counts))
         yield _target(urls.STYLESHEET_PATH, digest(base, "css"))
         yield _target(urls.SCRIPT_PATH, digest(base, "js"))
