@@ -16,7 +16,9 @@ from typing import Mapping
 
 from feedsvc.config_html import html_settings
 from feedsvc.core import junk
-from feedsvc.core.models import CategoryRule, HtmlSettings
+from feedsvc.core.models import CategoryRule, HtmlSettings, TopicRule
+from feedsvc.core.text import category_slug
+from feedsvc.core.topics import FIELDS as TOPIC_FIELDS
 from feedsvc.errors import ConfigError
 
 CONFIG_NAME = "feedsvc.toml"
@@ -43,6 +45,7 @@ class Config:
     timezone: str = "UTC"
     default_category: str = "General"
     category_rules: tuple[CategoryRule, ...] = ()
+    topics: tuple[TopicRule, ...] = ()  # the [[topics]] tables: topic feeds
     feed_size: int = 50
     archive_size: int = 100
     edit_window_days: int = 7
@@ -94,8 +97,9 @@ _BOOLS = {name for name, f in _FIELDS.items() if f.type == "bool"}
 _PATHS = {"seeds", "ledger", "cache"}
 _PATTERN_LISTS = {"error_page_titles"}
 # The settings feedsvc.toml may hold ([[categories]] fills category_rules,
-# the [html] table html).
-FILE_SETTINGS = set(_FIELDS) - {"category_rules", "html"}
+# [[topics]] topics, the [html] table html).
+TABLES = {"category_rules", "topics", "html"}
+FILE_SETTINGS = set(_FIELDS) - TABLES
 
 
 def load_config(
@@ -137,11 +141,14 @@ def _read_file(path: Path) -> dict[str, object]:
         raise ConfigError(f"{path}: site must be a table ([site]), not {type(site).__name__}")
     _check_keys(path, site, FILE_SETTINGS, "[site]")
     rules = data.pop("categories", None)
+    topics = data.pop("topics", None)
     html = data.pop("html", None)
-    _check_keys(path, data, FILE_SETTINGS | {"site", "categories", "html"}, "the top level")
+    _check_keys(path, data, FILE_SETTINGS | {"site", "categories", "topics", "html"}, "the top level")
     data.update(site)
     if rules is not None:
         data["category_rules"] = _rules(path, rules)
+    if topics is not None:
+        data["topics"] = _topics(path, topics)
     if html is not None:
         data["html"] = html_settings(path, html)
     return data
@@ -171,10 +178,51 @@ def _rules(path: Path, rules: object) -> tuple[CategoryRule, ...]:
     return tuple(parsed)
 
 
+_TOPIC_KEYS = {"name", "slug", "include", "exclude", "fields", "categories"}
+_TOPIC_SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+
+
+def _topics(path: Path, tables: object) -> tuple[TopicRule, ...]:
+    """The [[topics]] tables: each needs a name and at least one include; a
+    slug, made from the name when not given, names one topic only."""
+    if not isinstance(tables, list) or not all(isinstance(table, dict) for table in tables):
+        raise ConfigError(f"{path}: [[topics]] must be a list of tables with name and include")
+    parsed: dict[str, TopicRule] = {}
+    for table in tables:
+        name = table.get("name")
+        if not isinstance(name, str) or not name.strip():
+            raise ConfigError(f"{path}: every [[topics]] entry needs a name (topics.name)")
+        where = f"the [[topics]] entry {name!r}"
+        _check_keys(path, table, _TOPIC_KEYS, where)
+        lists = {key: _strings(path, table, key, where) for key in ("include", "exclude", "fields", "categories")}
+        if not any(word.strip() for word in lists["include"]):
+            raise ConfigError(f"{path}: {where} needs topics.include, a list of words or phrases, such as [\"{name}\"]")
+        fields = lists["fields"] if "fields" in table else ("title", "summary")
+        unknown = [field for field in fields if field not in TOPIC_FIELDS]
+        if unknown or not fields:
+            raise ConfigError(f"{path}: topics.fields of {where} may hold {', '.join(map(repr, TOPIC_FIELDS))}, not {list(fields)!r}")
+        slug = table.get("slug", category_slug(name, set()))
+        if not isinstance(slug, str) or not _TOPIC_SLUG.fullmatch(slug):
+            raise ConfigError(f"{path}: topics.slug of {where} must be lowercase letters, digits and hyphens, such as \"wco\", not {slug!r}")
+        if slug in parsed:
+            raise ConfigError(
+                f"{path}: topics.slug {slug!r} names two topics ({parsed[slug].name!r} and {name!r}); give one of them another slug"
+            )
+        parsed[slug] = TopicRule(name, slug, lists["include"], lists["exclude"], tuple(dict.fromkeys(fields)), lists["categories"])
+    return tuple(parsed.values())
+
+
+def _strings(path: Path, table: dict, key: str, where: str) -> tuple[str, ...]:
+    value = table.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ConfigError(f"{path}: topics.{key} of {where} must be a list of strings")
+    return tuple(value)
+
+
 def _read_environ(environ: Mapping[str, str]) -> dict[str, object]:
     values: dict[str, object] = {}
     for name in _FIELDS:
-        if name in {"seeds", "category_rules", "html"}:
+        if name in {"seeds"} | TABLES:
             continue
         raw = environ.get("FEEDSVC_" + name.upper())
         if raw is not None and raw != "":

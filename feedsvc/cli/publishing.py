@@ -137,11 +137,18 @@ def ping_command(seeds: Path, ledger: Path | None, hub: str | None) -> None:
         raise click.UsageError("no hub to notify: pass --hub URL or set websub_hub (FEEDSVC_WEBSUB_HUB)")
     from feedsvc.publish import websub
     from feedsvc.site.model import Site
+    from feedsvc.store import topics as topic_record
 
     problem = websub.check_hub(hub)
     if problem:
         raise click.UsageError(problem)
-    site = Site.from_ingest(config, run_ingest(config, command_time()))
+    now = command_time()
+    result = run_ingest(config, now)
+    try:
+        marks = topic_record.settle(config, result.ledger, now, write=not config.read_only)
+    except FeedsvcError as error:
+        raise click.ClickException(str(error)) from None
+    site = Site.from_ingest(config, result, topic_marks=marks)
     try:
         outcome = websub.ping(config, site, hub)
     except OSError as error:

@@ -42,12 +42,20 @@ default_category = "General"
 # [[categories]]
 # category = "Customs"
 # keywords = ["customs", "tariff", "border"]
+
+# A topic feed: the articles that mention one of these words or phrases
+# (whole words, any case), at /feeds/topic/wco.atom; docs/sites.md.
+# [[topics]]
+# name = "World Customs Organization"
+# slug = "wco"
+# include = ["WCO", "World Customs Organization"]
 """
 
 GITIGNORE = """\
-# feedsvc: local state, never history. Commit the pages, feedsvc.toml and
+# feedsvc: local state, never history. Commit the pages, feedsvc.toml,
 # every ledger* file (the history of every article's id and dates, and its
-# seal). The cache is a disposable copy of the history.
+# seal) and, with topic feeds, topics.json. The cache is a disposable copy
+# of the history.
 *.lock
 websub.json
 .feedsvc-build/

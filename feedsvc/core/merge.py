@@ -35,8 +35,9 @@ from dataclasses import dataclass, replace
 
 from feedsvc.core.models import Article, Ledger, RawItem, Record, Split, Withdrawal
 from feedsvc.core.tables import Pages
-from feedsvc.core.text import article_id, article_iri, category_slug, content_hash, site_namespace, title_key
-from feedsvc.core.models import CategoryRule
+from feedsvc.core.text import article_id, article_iri, category_slug, content_hash, keyword_pattern, site_namespace, title_key
+from feedsvc.core.models import CategoryRule, TopicRule
+from feedsvc.core.topics import matches
 from feedsvc.core.same_day import space_same_day
 
 UTC = dt.timezone.utc
@@ -322,12 +323,8 @@ def categorize(title: str, summary: str, rules: tuple[CategoryRule, ...], defaul
 
 @functools.lru_cache(maxsize=8)
 def _compiled(rules: tuple[CategoryRule, ...]) -> list[tuple[str, re.Pattern]]:
-    compiled = []
-    for rule in rules:
-        words = [re.escape(word.casefold()) for word in rule.keywords if word.strip()]
-        if words:
-            compiled.append((rule.category, re.compile(r"\b(?:%s)\b" % "|".join(words))))
-    return compiled
+    compiled = [(rule.category, keyword_pattern(rule.keywords)) for rule in rules]
+    return [(category, pattern) for category, pattern in compiled if pattern is not None]
 
 
 def articles(ledger: Ledger, site_key: str) -> list[Article]:
@@ -377,11 +374,14 @@ def departures(ledger: Ledger) -> dict[str | None, dt.datetime]:
     return latest
 
 
-def withdrawals(ledger: Ledger, site_key: str) -> list[Withdrawal]:
-    """Taken-down articles, most recent first, for deleted-entry notices."""
+def withdrawals(ledger: Ledger, site_key: str, topics: tuple[TopicRule, ...] = ()) -> list[Withdrawal]:
+    """Taken-down articles, most recent first, for deleted-entry notices;
+    each names the topics its last wording belonged to."""
     namespace = site_namespace(site_key)
     gone = [
-        Withdrawal(article_iri(namespace, r.id), ledger.categories[r.category], r.withdrawn)
+        Withdrawal(
+            article_iri(namespace, r.id), ledger.categories[r.category], r.withdrawn, tuple(t.slug for t in topics if matches(t, r))
+        )
         for r in ledger.records.values()
         if r.withdrawn is not None
     ]

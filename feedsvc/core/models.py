@@ -23,6 +23,30 @@ class CategoryRule:
 
 
 @dataclass(frozen=True)
+class TopicRule:
+    """A topic feed (a `[[topics]]` table): the articles whose `fields`
+    hold one of `include` and none of `exclude` (whole words or phrases, any
+    case, as category keywords match), and, when `categories` names any,
+    that are filed under one of them."""
+
+    name: str
+    slug: str
+    include: tuple[str, ...]
+    exclude: tuple[str, ...] = ()
+    fields: tuple[str, ...] = ("title", "summary")
+    categories: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, order=True)
+class TopicKey:
+    """Names a topic's feeds and page where a category's slug names the
+    category's. Topics live under paths of their own, so a topic may share
+    a category's slug and the two stay apart."""
+
+    slug: str
+
+
+@dataclass(frozen=True)
 class Problem:
     """Something wrong with the input, reported on stderr and never fatal."""
 
@@ -173,6 +197,7 @@ class Withdrawal:
     iri: str
     category_slug: str
     when: dt.datetime
+    topics: tuple[str, ...] = ()  # the slugs of the topic feeds it was in
 
 
 @dataclass(frozen=True)
@@ -183,6 +208,25 @@ class CategoryInfo:
     name: str
     slug: str
     count: int
+
+    @property
+    def key(self) -> str:
+        """What names its feeds and page (see TopicKey)."""
+        return self.slug
+
+
+@dataclass(frozen=True)
+class TopicInfo:
+    """A topic feed as the site lists it: its name, slug and how many
+    current articles it holds."""
+
+    name: str
+    slug: str
+    count: int
+
+    @property
+    def key(self) -> TopicKey:
+        return TopicKey(self.slug)
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,9 @@
 """Which articles go in which document. Pure: articles and settings in,
 the division of each feed out; no I/O, no clock.
 
-- A feed is the whole site or one category. Its subscription document
+- A feed is the whole site, one category or one topic (see `topics`); a
+  feed is named by its key: None, a category's slug or a `TopicKey`. Its
+  subscription document
   holds the newest `feed_size` articles by `seq`, the permanent order in
   which articles were first recorded: an article first seen today reaches
   subscribers even when its page dates it years back. Entries are shown
@@ -19,7 +21,8 @@ the division of each feed out; no I/O, no clock.
   (A takedown, or an edit that moves an article to another category, takes
   an article out of its old place and shifts the blocks after it.)
 - Withdrawn articles appear nowhere. The Atom subscription feeds of the
-  site and of the article's category carry an RFC 6721 deleted-entry for
+  site, of the article's category and of the topics it was in carry an
+  RFC 6721 deleted-entry for
   every withdrawal within `edit_window_days` of the feed's newest change.
 - A document's `updated` (RSS lastBuildDate, HTTP Last-Modified) is the
   newest change of the entries in it (the moment each was first seen, or
@@ -38,9 +41,13 @@ import datetime as dt
 import operator
 from dataclasses import dataclass
 
-from feedsvc.core.models import Article, Withdrawal
+from feedsvc.core.models import Article, TopicKey, TopicRule, Withdrawal
+from feedsvc.core.topics import matches
 
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+
+# None: the whole site; a category's slug; a topic.
+FeedKey = str | TopicKey | None
 
 _DISPLAY_KEY = operator.attrgetter("published", "seq")
 _SEQ_KEY = operator.attrgetter("seq")
@@ -57,15 +64,17 @@ class Limits:
 
 @dataclass(frozen=True)
 class Feed:
-    """One feed (the whole site when `slug` is None) and how its articles
+    """One feed (the whole site when `key` is None) and how its articles
     divide between the subscription document and the archives."""
 
-    slug: str | None
+    key: FeedKey
     subscription: list[Article]  # display order
     archives: list[list[Article]]  # archive n is archives[n - 1], display order
     tombstones: tuple[Withdrawal, ...]
     newest_change: dt.datetime | None  # over all its articles and withdrawals
-    departed: dt.datetime | None  # the latest moment an article moved out or was refiled in
+    # The latest moment an article moved out or was refiled in (or, for a
+    # topic, its settings changed): every document of the feed changed then.
+    departed: dt.datetime | None
 
     @property
     def newest_archive(self) -> int:
@@ -92,13 +101,16 @@ def display_order(articles: list[Article]) -> list[Article]:
     return sorted(articles, key=_DISPLAY_KEY, reverse=True)
 
 
-def by_feed(articles: list[Article], slugs: list[str]) -> dict[str | None, list[Article]]:
+def by_feed(articles: list[Article], slugs: list[str], topics: tuple[TopicRule, ...] = ()) -> dict[FeedKey, list[Article]]:
     """Each feed's articles in the order they were first recorded: the
-    whole site under None, each category under its slug."""
+    whole site under None, each category under its slug, each topic under
+    its TopicKey."""
     in_seq_order = sorted(articles, key=_SEQ_KEY)
-    recorded: dict[str | None, list[Article]] = {None: in_seq_order, **{slug: [] for slug in slugs}}
+    recorded: dict[FeedKey, list[Article]] = {None: in_seq_order, **{slug: [] for slug in slugs}}
     for article in in_seq_order:
         recorded.setdefault(article.category_slug, []).append(article)
+    for topic in topics:
+        recorded[TopicKey(topic.slug)] = [article for article in in_seq_order if matches(topic, article)]
     return recorded
 
 
@@ -108,15 +120,24 @@ def site_updated(articles: list[Article], withdrawals: list[Withdrawal], created
     return max([*map(recorded_change, articles), *(w.when for w in withdrawals)], default=created or EPOCH)
 
 
+def withdrawn_from(key: FeedKey, withdrawals: list[Withdrawal]) -> list[Withdrawal]:
+    """The withdrawals of articles that were in the feed named `key`."""
+    if key is None:
+        return withdrawals
+    if isinstance(key, TopicKey):
+        return [w for w in withdrawals if key.slug in w.topics]
+    return [w for w in withdrawals if w.category_slug == key]
+
+
 def divide(
-    slug: str | None,
+    key: FeedKey,
     recorded: list[Article],
     withdrawals: list[Withdrawal],
     departed: dt.datetime | None,
     limits: Limits,
 ) -> Feed:
     """Divide one feed's articles (in `seq` order) into its documents."""
-    gone = [w for w in withdrawals if slug is None or w.category_slug == slug]
+    gone = withdrawn_from(key, withdrawals)
     size = limits.feed_size
     window, archived = recorded[-size:], recorded[:-size] if len(recorded) > size else []
     newest = max([*map(recorded_change, recorded), *(w.when for w in gone), *([departed] if departed else [])], default=None)
@@ -132,7 +153,7 @@ def divide(
     if blocks and len(blocks[-1]) == step:
         blocks.append([])  # the full block's next-archive link must resolve
     return Feed(
-        slug=slug,
+        key=key,
         subscription=display_order(window + recent_edits),
         archives=[display_order(block) for block in blocks],
         tombstones=tombstones,

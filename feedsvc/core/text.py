@@ -120,6 +120,15 @@ def feed_iri(namespace: uuid.UUID, path: str) -> str:
     return f"urn:uuid:{uuid.uuid5(namespace, 'feed' + path)}"
 
 
+@functools.lru_cache(maxsize=256)
+def keyword_pattern(words: tuple[str, ...]) -> re.Pattern | None:
+    """One pattern for a list of words and phrases, matched on word
+    boundaries in casefolded text (None when every word is blank): the one
+    matcher of category rules and topic feeds, so both read keywords alike."""
+    folded = [re.escape(word.casefold()) for word in words if word.strip()]
+    return re.compile(r"\b(?:%s)\b" % "|".join(folded)) if folded else None
+
+
 def content_hash(*parts: str) -> str:
     return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()[:32]
 

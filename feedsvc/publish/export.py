@@ -40,18 +40,19 @@ from feedsvc.publish.stamps import STAMPS_NAME, Stamps
 from feedsvc.publish.tree import Tree, remove_temporaries
 from feedsvc.store.files import Folder
 from feedsvc.site import routes as urls
+from feedsvc.store import topics as topic_record
 from feedsvc.store.ingest import ingest
 from feedsvc.store.ledger import digest as ledger_digest
 
 
 
 # Files that others link to go first: article pages and assets, then
-# category pages (every feed of a category links to its page), archives
+# category and topic pages (every feed of one links to its page), archives
 # (newest first, so a next-archive link always resolves), subscription
 # feeds, the OPML and the index.
-_LEVELS = {"article": 0, "stylesheet": 0, "script": 0, "category": 1, "archive": 2, "feed": 3, "opml": 4, "index": 5}
-# The levels that readers start from: category pages, subscription feeds,
-# the OPML and the index.
+_LEVELS = {"article": 0, "stylesheet": 0, "script": 0, "category": 1, "topic": 1, "archive": 2, "feed": 3, "opml": 4, "index": 5}
+# The levels that readers start from: category and topic pages, subscription
+# feeds, the OPML and the index.
 ENTRY_LEVELS = (1, 3, 4, 5)
 
 
@@ -61,7 +62,7 @@ def write_order(path: str) -> tuple:
     route = urls.match(path)
     assert route is not None, path
     if route.kind == "archive":
-        return (2, str(route.slug), -route.number, path)
+        return (2, str(route.key), -route.number, path)
     return (_LEVELS[route.kind], "", 0, path)
 
 
@@ -293,10 +294,11 @@ def build(
         return _unchanged_build(header)
     judge = guard(config.max_new_articles, config.seeds, force, allow_empty) if apply else None
     result = ingest(config, now, write=apply and not config.read_only, judge=judge)
+    marks = topic_record.settle(config, result.ledger, now, write=apply and not config.read_only)
     # Imported here: the renderers' libraries cost more than an up-to-date build.
     from feedsvc.site.model import Site
 
-    site = Site.from_ingest(config, result)
+    site = Site.from_ingest(config, result, topic_marks=marks)
     settings = {name: str(value) for name, value in published_settings(config)}
     summary = {
         "pages_read": result.pages_read,

@@ -28,7 +28,7 @@ MAX_QUERY_CHARS = 2048
 
 PLAIN = "text/plain; charset=utf-8"
 NOT_FOUND = b"Not found: this site has no such feed, category or page.\n"
-GONE_BODY = b"Gone: this category no longer has any articles.\n"
+GONE_BODY = b"Gone: this category no longer has any articles, or this topic was removed.\n"
 TOO_LONG = b"URI too long.\n"
 
 

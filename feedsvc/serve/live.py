@@ -4,8 +4,9 @@ ready to send.
 
 Each worker process keeps its own copy. At most once per poll interval a
 request looks at the seeds folder (names, sizes and mtimes of the page
-files and feedsvc.toml, and the ledger's size and mtime, so a ledger
-written by another worker or by CI is noticed too). When that snapshot
+files and feedsvc.toml, and the size and mtime of the ledger and of the
+record of topic feeds beside it, so what another worker or CI wrote is
+noticed too). When that snapshot
 differs from the one the site was built from, and no changed page has been
 written to within the settle time, the worker runs ingest and swaps in a
 new site; until then, and whenever a rebuild fails, it serves the last good
@@ -21,7 +22,7 @@ import logging
 import os
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Iterable
 
 from feedsvc import collector
@@ -29,6 +30,7 @@ from feedsvc.serve import conditional
 from feedsvc.clock import current_time
 from feedsvc.config import CONFIG_NAME, Config
 from feedsvc.errors import FeedsvcError, SeedsError
+from feedsvc.store import topics as topic_record
 from feedsvc.store.ingest import ingest
 from feedsvc.site import routes as urls
 from feedsvc.site.model import Site
@@ -45,10 +47,12 @@ GONE = "gone"
 @dataclass(frozen=True)
 class Snapshot:
     """What the seeds folder looked like: (name, size, mtime_ns) of every page
-    file and feedsvc.toml, and (size, mtime_ns) of the ledger (None: absent)."""
+    file and feedsvc.toml, and (size, mtime_ns) of the ledger and of the
+    record of topic feeds (None: absent)."""
 
     entries: tuple[tuple[str, int, int], ...]
     ledger: tuple[int, int] | None
+    topics: tuple[int, int] | None = None
 
 
 def take_snapshot(config: Config) -> Snapshot:
@@ -64,12 +68,16 @@ def take_snapshot(config: Config) -> Snapshot:
                     continue  # removed while we looked
                 entries.append((name, stat.st_size, stat.st_mtime_ns))
     entries.sort()
-    return Snapshot(tuple(entries), _ledger_stat(config))
+    return Snapshot(tuple(entries), _ledger_stat(config), _stat(topic_record.record_path(config)))
 
 
 def _ledger_stat(config: Config) -> tuple[int, int] | None:
+    return _stat(config.ledger_path)
+
+
+def _stat(path: os.PathLike) -> tuple[int, int] | None:
     try:
-        stat = os.stat(config.ledger_path)
+        stat = os.stat(path)
     except FileNotFoundError:
         return None
     return (stat.st_size, stat.st_mtime_ns)
@@ -222,13 +230,19 @@ class LiveSite:
 
     def _build(self, config: Config, snapshot: Snapshot) -> Generation:
         with collector.paused():
-            result = ingest(config, current_time(), write=not config.read_only)
+            now = current_time()
+            result = ingest(config, now, write=not config.read_only)
             if result.written:
                 # Our own write must not look like a change next time. Taken
                 # right after ingest released the lock, before any other writer
                 # could have loaded, merged and written.
-                snapshot = Snapshot(snapshot.entries, _ledger_stat(config))
-            site = Site.from_ingest(config, result)
+                snapshot = replace(snapshot, ledger=_ledger_stat(config))
+            record = topic_record.record_path(config)
+            before = _stat(record)
+            marks = topic_record.settle(config, result.ledger, now, write=not config.read_only)
+            if _stat(record) != before:
+                snapshot = replace(snapshot, topics=_stat(record))  # our own write, likewise
+            site = Site.from_ingest(config, result, topic_marks=marks)
         for problem in result.problems:
             log.warning("feedsvc: %s", problem)
         newest = result.ledger.pages.newest()

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
 from feedsvc.config import Config, published_settings
-from feedsvc.core.models import Article
+from feedsvc.core.models import Article, TopicKey
+from feedsvc.core.publish import FeedKey
 from feedsvc.site import routes as urls
 
 if TYPE_CHECKING:
@@ -78,35 +79,39 @@ class Fingerprints:
         site, base = self.site, self.base
         infos = site.category_infos()
         counts = [f"{c.slug}={c.name}={c.count}" for c in infos]
-        yield _target(urls.INDEX_PATH, digest(base, "index", self.members(site.feed(None).subscription), *counts))
+        topic_infos = site.topic_infos()
+        topics = [f"topic:{t.slug}={t.name}" for t in topic_infos]
+        topic_counts = [f"topic:{t.slug}={t.name}={t.count}" for t in topic_infos]
+        yield _target(urls.INDEX_PATH, digest(base, "index", self.members(site.feed(None).subscription), *counts, *topic_counts))
         yield _target(urls.STYLESHEET_PATH, digest(base, "css"))
         yield _target(urls.SCRIPT_PATH, digest(base, "js"))
-        yield _target(urls.OPML_PATH, digest(base, "opml", *[f"{c.slug}={c.name}" for c in infos]))
-        for slug in [None, *site.names]:
-            yield from self._feed_targets(slug)
+        yield _target(urls.OPML_PATH, digest(base, "opml", *[f"{c.slug}={c.name}" for c in infos], *topics))
+        for key in [None, *site.names, *map(TopicKey, sorted([*site.topics, *site.retired]))]:
+            yield from self._feed_targets(key)
         for article in site.articles:
             yield _target(urls.article_path(article.id), base + self.articles[article.id])
 
-    def _feed_targets(self, slug: str | None) -> Iterator[Target]:
+    def _feed_targets(self, key: FeedKey) -> Iterator[Target]:
         site, base = self.site, self.base
-        feed = site.feed(slug)
+        feed = site.feed(key)
         subscription = self.members(feed.subscription)
         tombstones = "\x1e".join(f"{w.iri}@{w.when.isoformat()}" for w in feed.tombstones)
         departed = feed.departed
-        links = f"{site.names.get(slug)}/{len(feed.archives)}/{feed.newest_archive}/{departed and departed.isoformat()}"
+        name = str(site.name(key))
+        links = f"{name}/{len(feed.archives)}/{feed.newest_archive}/{departed and departed.isoformat()}"
         if not feed.subscription and not feed.tombstones:
             links += "/" + site.updated.isoformat()  # an empty feed takes the site's time
         for fmt in urls.FORMATS:
-            yield _target(urls.feed_path(slug, fmt), digest(base, fmt, str(slug), subscription, tombstones, links))
+            yield _target(urls.feed_path(key, fmt), digest(base, fmt, str(key), subscription, tombstones, links))
         for number, block in enumerate(feed.archives, 1):
             has_next = number < len(feed.archives)
             members = self.members(block) if block else self.members(feed.archives[number - 2])
             for fmt in urls.ARCHIVE_FORMATS:
-                key = digest(base, fmt, str(slug), str(site.names.get(slug)), str(number), str(has_next), members, str(departed))
-                yield _target(urls.archive_path(slug, number, fmt), key)
-        if slug is not None:
-            page = digest(base, "category", slug, site.names[slug], str(site.count(slug)), subscription)
-            yield _target(urls.html_path(slug), page)
+                fingerprint = digest(base, fmt, str(key), name, str(number), str(has_next), members, str(departed))
+                yield _target(urls.archive_path(key, number, fmt), fingerprint)
+        if key is not None:
+            page = digest(base, "page", str(key), name, str(site.count(key)), subscription)
+            yield _target(urls.html_path(key), page)
 
 
 def _target(path: str, fingerprint: str) -> Target:

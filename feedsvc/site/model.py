@@ -5,9 +5,9 @@ articles go in which document is decided in `feedsvc.core.publish`; the
 bytes come from the renderers in `feeds` and `pages`.
 
 Rendering is lazy: a document is rendered when asked for, and each
-article's feed entry is rendered once and kept for the two feeds (the whole
-site and its category) that show it. Documents themselves are not kept
-here: the server keeps what it serves, and the export writes each once.
+article's feed entry is rendered once and kept for every feed that shows it
+(the whole site, its category, its topics). Documents themselves are not
+kept here: the server keeps what it serves, and the export writes each once.
 """
 
 from __future__ import annotations
@@ -19,7 +19,10 @@ from typing import Callable, Iterator
 
 from feedsvc.config import Config
 from feedsvc.core import publish
-from feedsvc.core.models import Article, CategoryInfo, Withdrawal
+from feedsvc.core.merge import withdrawals as withdrawn
+from feedsvc.core.models import Article, CategoryInfo, TopicInfo, TopicKey, Withdrawal
+from feedsvc.core.publish import FeedKey
+from feedsvc.core.topics import TopicMark
 from feedsvc.core.text import feed_iri, site_namespace
 from feedsvc.site import feeds as render
 from feedsvc.site import pages as render_html
@@ -71,35 +74,51 @@ class Site:
         kept_entries: int | None = None,
         departures: dict[str, dt.datetime] | None = None,
         created: dt.datetime | None = None,
+        topic_marks: dict[str, TopicMark] | None = None,
     ) -> None:
         self.config = config
-        # slug -> the latest moment an article moved out of that category
-        self.departures = departures or {}
+        marks = topic_marks or {}
+        # The topic feeds of the settings, by slug, and those the record of
+        # topics knows that the settings dropped (their URLs are gone).
+        self.topics = {topic.slug: topic for topic in sorted(config.topics, key=lambda topic: topic.slug)}
+        self.retired = {slug: mark.name for slug, mark in marks.items() if slug not in self.topics}
+        # feed key -> the latest moment every document of the feed changed
+        # without an entry to date it: an article moved out of a category,
+        # or a topic's settings changed.
+        self.departures: dict[FeedKey, dt.datetime] = dict(departures or {})
+        self.departures.update({TopicKey(slug): mark.changed for slug, mark in marks.items()})
         self.articles = publish.display_order(articles)
         self.withdrawals = sorted(withdrawals, key=lambda w: (w.when, w.iri), reverse=True)
         self.categories = dict(sorted(categories.items(), key=lambda pair: pair[1]))  # name -> slug
         self.names = {slug: name for name, slug in self.categories.items()}
         self.by_id = {article.id: article for article in self.articles}
-        self._recorded = publish.by_feed(self.articles, list(self.names))
+        self._recorded = publish.by_feed(self.articles, list(self.names), tuple(self.topics.values()))
         self.updated = publish.site_updated(self.articles, self.withdrawals, created)
+        # The index lists every topic with its count: a topic's change is one of the index's.
+        self._index_updated = max([self.updated, *(mark.changed for mark in marks.values())])
         self.article_count = len(self.articles)
         self._limits = publish.Limits(config.feed_size, config.archive_size, config.edit_window_days)
         self._namespace = site_namespace(config.site_key)
-        self._feeds: dict[str | None, publish.Feed] = {}
+        self._feeds: dict[FeedKey, publish.Feed] = {}
         self._entries = _Lru(kept_entries)
         self._json_items: dict[str, dict] = {}
 
     @classmethod
-    def from_ingest(cls, config: Config, result, kept_entries: int | None = None) -> "Site":
-        """The site for a `store.ingest.Ingest` result."""
+    def from_ingest(
+        cls, config: Config, result, kept_entries: int | None = None, topic_marks: dict[str, TopicMark] | None = None
+    ) -> "Site":
+        """The site for a `store.ingest.Ingest` result, and the record of
+        topic feeds (`store.topics`; without it, a topic's feed is dated by
+        its entries alone)."""
         return cls(
             config,
             result.articles(config.site_key),
-            result.withdrawals(config.site_key),
+            withdrawn(result.ledger, config.site_key, config.topics),
             result.ledger.categories,
             kept_entries,
             result.departures(),
             result.ledger.created,
+            topic_marks,
         )
 
     # The URL map
@@ -109,10 +128,16 @@ class Site:
         return Fingerprints(self).targets()
 
     def is_gone(self, path: str) -> bool:
-        """A category that existed and has no articles now (HTTP 410)."""
+        """A category that existed and has no articles now, or a topic the
+        settings dropped (HTTP 410). A topic without articles is not gone:
+        it is still a feed its subscribers asked for."""
         route = urls.match(path)
-        slug = route.slug if route and route.kind in ("feed", "category") else None
-        return slug is not None and slug in self.names and not self.count(slug)
+        if route is None or route.kind not in ("feed", "category", "topic"):
+            return False
+        key = route.key
+        if isinstance(key, TopicKey):
+            return key.slug in self.retired
+        return key is not None and key in self.names and not self.count(key)
 
     def publishes(self, path: str) -> bool:
         """Whether `path` is a URL of this site, without rendering it."""
@@ -122,9 +147,9 @@ class Site:
         if route.kind == "article":
             return route.id in self.by_id
         if route.kind == "archive":
-            return self._known(route.slug) and route.number <= len(self.feed(route.slug).archives)
-        if route.kind in ("feed", "category"):
-            return self._known(route.slug) and (route.kind == "feed" or route.slug is not None)
+            return self._known(route.key) and route.number <= len(self.feed(route.key).archives)
+        if route.kind in ("feed", "category", "topic"):
+            return self._known(route.key) and (route.kind == "feed" or route.key is not None)
         return True
 
     def render(self, path: str) -> Resource | None:
@@ -138,61 +163,75 @@ class Site:
             article = self.by_id[route.id]
             return Resource(render_html.article_page(self.config, article), content_type, publish.recorded_change(article))
         if route.kind == "archive":
-            return self._archive(route.slug, route.number, route.fmt)
+            return self._archive(route.key, route.number, route.fmt)
         if route.kind == "feed":
-            return self._subscription(route.slug, route.fmt)
-        if route.kind == "category":
-            return self._category_page(route.slug)
+            return self._subscription(route.key, route.fmt)
+        if route.kind in ("category", "topic"):
+            return self._feed_page(route.key)
         if route.kind == "index":
-            body = render_html.index_page(self.config, self.category_infos(), self.feed(None).subscription)
-            return Resource(body, content_type, self.updated)
+            body = render_html.index_page(self.config, self.category_infos(), self.feed(None).subscription, self.topic_infos())
+            return Resource(body, content_type, self._index_updated)
         if route.kind == "opml":
             return Resource(self._opml(), content_type, None)
         if route.kind == "stylesheet":
             return Resource(render_html.STYLESHEET, content_type, None)
         return Resource(render_html.SCRIPT, content_type, None)
 
-    def _known(self, slug: str | None) -> bool:
-        return slug is None or slug in self.names
+    def _known(self, key: FeedKey) -> bool:
+        if isinstance(key, TopicKey):
+            return key.slug in self.topics or key.slug in self.retired
+        return key is None or key in self.names
 
-    # Categories and feeds
+    # Categories, topics and feeds
 
     def category_infos(self) -> list[CategoryInfo]:
         """Categories that have articles now, by name."""
         infos = [CategoryInfo(name, slug, self.count(slug)) for slug, name in self.names.items() if self.count(slug)]
         return sorted(infos, key=lambda c: (c.name.casefold(), c.slug))
 
-    def count(self, slug: str) -> int:
-        return len(self._recorded.get(slug, ()))
+    def topic_infos(self) -> list[TopicInfo]:
+        """Every topic of the settings, those without articles too, by name."""
+        infos = [TopicInfo(topic.name, slug, self.count(TopicKey(slug))) for slug, topic in self.topics.items()]
+        return sorted(infos, key=lambda t: (t.name.casefold(), t.slug))
 
-    def feed(self, slug: str | None) -> publish.Feed:
-        feed = self._feeds.get(slug)
+    def count(self, key: FeedKey) -> int:
+        return len(self._recorded.get(key, ()))
+
+    def feed(self, key: FeedKey) -> publish.Feed:
+        feed = self._feeds.get(key)
         if feed is None:
-            recorded = self._recorded.get(slug, [])
-            feed = publish.divide(slug, recorded, self.withdrawals, self.departures.get(slug), self._limits)
-            self._feeds[slug] = feed
+            recorded = self._recorded.get(key, [])
+            feed = publish.divide(key, recorded, self.withdrawals, self.departures.get(key), self._limits)
+            self._feeds[key] = feed
         return feed
 
-    def _title(self, slug: str | None) -> str:
-        return self.config.site_title if slug is None else f"{self.config.site_title}: {self.names[slug]}"
+    def name(self, key: FeedKey) -> str | None:
+        """The name of a category or topic (None: the whole site)."""
+        if isinstance(key, TopicKey):
+            topic = self.topics.get(key.slug)
+            return topic.name if topic else self.retired[key.slug]
+        return None if key is None else self.names[key]
+
+    def _title(self, key: FeedKey) -> str:
+        return self.config.site_title if key is None else f"{self.config.site_title}: {self.name(key)}"
 
     def _head(self, feed: publish.Feed, path: str, updated: dt.datetime, **links: str | None) -> render.FeedHead:
         return render.FeedHead(
             id=feed_iri(self._namespace, path),
-            title=self._title(feed.slug),
+            title=self._title(feed.key),
             subtitle=self.config.site_subtitle,
             updated=updated,
             self_url=self._url(path),
-            html_url=self._url(urls.html_path(feed.slug)),
+            html_url=self._url(urls.html_path(feed.key)),
             **links,
         )
 
     def _url(self, path: str) -> str:
         return urls.absolute(self.config.site_url, path)
 
-    def _subscription(self, slug: str | None, fmt: str) -> Resource:
-        feed = self.feed(slug)
-        path = urls.feed_path(slug, fmt)
+    def _subscription(self, key: FeedKey, fmt: str) -> Resource:
+        feed = self.feed(key)
+        path = urls.feed_path(key, fmt)
         tombstones = feed.tombstones if fmt == "atom" else ()
         updated = publish.document_updated(feed, feed.subscription, feed.tombstones, self.updated)
         prev = feed.newest_archive
@@ -200,15 +239,15 @@ class Site:
             feed,
             path,
             updated,
-            prev_archive_url=self._url(urls.archive_path(slug, prev, fmt)) if prev and fmt != "json" else None,
+            prev_archive_url=self._url(urls.archive_path(key, prev, fmt)) if prev and fmt != "json" else None,
             tombstones=tombstones,
         )
         return Resource(self._document(fmt, head, feed.subscription), urls.content_type_for(path), updated)
 
-    def _archive(self, slug: str | None, number: int, fmt: str) -> Resource:
-        feed = self.feed(slug)
+    def _archive(self, key: FeedKey, number: int, fmt: str) -> Resource:
+        feed = self.feed(key)
         block = feed.archives[number - 1]
-        path = urls.archive_path(slug, number, fmt)
+        path = urls.archive_path(key, number, fmt)
         # An empty archive (the one after a full block) borrows the time of
         # the block before it, which cannot change either.
         updated = publish.document_updated(feed, block or feed.archives[number - 2], (), self.updated)
@@ -216,9 +255,9 @@ class Site:
             feed,
             path,
             updated,
-            current_url=self._url(urls.feed_path(slug, fmt)),
-            prev_archive_url=self._url(urls.archive_path(slug, number - 1, fmt)) if number > 1 else None,
-            next_archive_url=self._url(urls.archive_path(slug, number + 1, fmt)) if number < len(feed.archives) else None,
+            current_url=self._url(urls.feed_path(key, fmt)),
+            prev_archive_url=self._url(urls.archive_path(key, number - 1, fmt)) if number > 1 else None,
+            next_archive_url=self._url(urls.archive_path(key, number + 1, fmt)) if number < len(feed.archives) else None,
         )
         return Resource(self._document(fmt, head, block), urls.content_type_for(path), updated)
 
@@ -242,15 +281,19 @@ class Site:
 
     # Pages
 
-    def _category_page(self, slug: str) -> Resource:
-        feed = self.feed(slug)
-        info = CategoryInfo(self.names[slug], slug, self.count(slug))
+    def _feed_page(self, key: str | TopicKey) -> Resource:
+        """The page of a category or a topic."""
+        feed = self.feed(key)
+        if isinstance(key, TopicKey):
+            info: CategoryInfo | TopicInfo = TopicInfo(self.name(key), key.slug, self.count(key))
+        else:
+            info = CategoryInfo(self.names[key], key, self.count(key))
         body = render_html.category_page(self.config, info, feed.subscription)
-        return Resource(body, urls.content_type_for(urls.html_path(slug)), feed.newest_change or self.updated)
+        return Resource(body, urls.content_type_for(urls.html_path(key)), feed.newest_change or self.updated)
 
     def _opml(self) -> bytes:
         outlines = [render.Outline(self.config.site_title, self._url(urls.feed_path(None, "atom")), self._url("/"))]
-        for info in self.category_infos():
-            xml_url = self._url(urls.feed_path(info.slug, "atom"))
-            outlines.append(render.Outline(self._title(info.slug), xml_url, self._url(urls.html_path(info.slug))))
+        for info in [*self.category_infos(), *self.topic_infos()]:
+            xml_url = self._url(urls.feed_path(info.key, "atom"))
+            outlines.append(render.Outline(self._title(info.key), xml_url, self._url(urls.html_path(info.key))))
         return render.opml(self.config, self.config.site_title, outlines)

@@ -1,5 +1,5 @@
-"""HTML pages for people in a browser: the index, one page per category and
-one per article, from the Jinja2 templates in `templates/`, plus the
+"""HTML pages for people in a browser: the index, one page per category,
+per topic and per article, from the Jinja2 templates in `templates/`, plus the
 stylesheet and the copy-button script in `static/` that they load.
 
 Pure functions from settings and articles to bytes: no clock. The pages
@@ -27,7 +27,7 @@ import jinja2
 from markupsafe import Markup
 
 from feedsvc.config import Config
-from feedsvc.core.models import Article, CategoryInfo
+from feedsvc.core.models import Article, CategoryInfo, TopicInfo
 from feedsvc.site import routes
 
 FORMAT_NAMES = {"atom": "Atom", "rss": "RSS", "json": "JSON Feed"}
@@ -135,17 +135,17 @@ def _render(config: Config, template: str, title: str | None, canonical: str, **
     return text.encode("utf-8", errors="replace")
 
 
-def index_page(config: Config, categories: list[CategoryInfo], articles: list[Article]) -> bytes:
-    """The front page: how to subscribe, every category with its feeds, and
-    `articles` (the latest ones, newest first)."""
-    return _render(config, "index.html", None, routes.INDEX_PATH, categories=categories, articles=articles)
+def index_page(config: Config, categories: list[CategoryInfo], articles: list[Article], topics: list[TopicInfo] = ()) -> bytes:
+    """The front page: how to subscribe, every category and topic with its
+    feeds, and `articles` (the latest ones, newest first)."""
+    return _render(config, "index.html", None, routes.INDEX_PATH, categories=categories, articles=articles, topics=topics)
 
 
-def category_page(config: Config, category: CategoryInfo, articles: list[Article]) -> bytes:
-    """One category: its feeds and its articles, newest first as given."""
+def category_page(config: Config, category: CategoryInfo | TopicInfo, articles: list[Article]) -> bytes:
+    """One category (or topic): its feeds and its articles, newest first as given."""
     channel = f"{config.site_title}: {category.name}"
     return _render(
-        config, "category.html", category.name, routes.html_path(category.slug), category=category, channel=channel, articles=articles
+        config, "category.html", category.name, routes.html_path(category.key), category=category, channel=channel, articles=articles
     )
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from feedsvc.core.models import TopicKey
+
 FORMATS = ("atom", "rss", "json")
 ARCHIVE_FORMATS = ("atom", "rss")
 
@@ -21,7 +23,8 @@ CONTENT_TYPES = {
     "js": "text/javascript; charset=utf-8",
 }
 
-# kind -> its paths: with a category slug, and without one (the whole site).
+# kind -> its paths: with a category slug, with a topic's slug, and with
+# neither (the whole site).
 _TABLE: tuple[tuple[str, str], ...] = (
     ("index", "/"),
     ("opml", "/feeds.opml"),
@@ -29,14 +32,18 @@ _TABLE: tuple[tuple[str, str], ...] = (
     ("script", "/copy.js"),
     ("feed", "/feeds/all.{fmt}"),
     ("feed", "/feeds/category/{slug}.{fmt}"),
+    ("feed", "/feeds/topic/{topic}.{fmt}"),
     ("archive", "/feeds/all/archive/{number}.{fmt}"),
     ("archive", "/feeds/category/{slug}/archive/{number}.{fmt}"),
+    ("archive", "/feeds/topic/{topic}/archive/{number}.{fmt}"),
     ("category", "/categories/{slug}/"),
+    ("topic", "/topics/{topic}/"),
     ("article", "/articles/{id}/"),
 )
 
 _FIELDS = {
     "slug": r"[^/]+",
+    "topic": r"[^/]+",
     "id": r"[^/]+",
     "number": r"[1-9][0-9]*",
 }
@@ -45,27 +52,45 @@ _FORMATS_OF = {"feed": FORMATS, "archive": ARCHIVE_FORMATS}
 
 @dataclass(frozen=True)
 class Route:
-    """One URL of the site: its kind, and the category slug (None for the
-    whole site), archive number, format or article id it names."""
+    """One URL of the site: its kind, and the category slug or topic slug
+    (neither for the whole site), archive number, format or article id it
+    names."""
 
     kind: str
     slug: str | None = None
     number: int = 0
     fmt: str | None = None
     id: str | None = None
+    topic: str | None = None
 
     @property
     def path(self) -> str:
         for kind, template in _TABLE:
-            if kind == self.kind and ("{slug}" in template) == (self.slug is not None):
-                return template.format(slug=self.slug, number=self.number, fmt=self.fmt, id=self.id)
+            if (
+                kind == self.kind
+                and ("{slug}" in template) == (self.slug is not None)
+                and ("{topic}" in template) == (self.topic is not None)
+            ):
+                return template.format(slug=self.slug, topic=self.topic, number=self.number, fmt=self.fmt, id=self.id)
         raise ValueError(f"no route for {self}")
 
     @property
     def document(self) -> "Route":
         """The document this is one format of: formats of a feed or an
         archive share it."""
-        return Route(self.kind, self.slug, self.number, None, self.id)
+        return Route(self.kind, self.slug, self.number, None, self.id, self.topic)
+
+    @property
+    def key(self) -> str | TopicKey | None:
+        """The feed a feed, archive, category or topic route belongs to:
+        None (the whole site), a category's slug or a TopicKey."""
+        return TopicKey(self.topic) if self.topic is not None else self.slug
+
+
+def _route(kind: str, key: str | TopicKey | None, **fields: object) -> Route:
+    if isinstance(key, TopicKey):
+        return Route(kind, topic=key.slug, **fields)
+    return Route(kind, key, **fields)
 
 
 def _pattern(kind: str, template: str) -> re.Pattern:
@@ -85,7 +110,7 @@ def match(path: str) -> Route | None:
         if found:
             values = found.groupdict()
             number = int(values["number"]) if "number" in values else 0
-            return Route(kind, values.get("slug"), number, values.get("fmt"), values.get("id"))
+            return Route(kind, values.get("slug"), number, values.get("fmt"), values.get("id"), values.get("topic"))
     return None
 
 
@@ -95,18 +120,24 @@ STYLESHEET_PATH = Route("stylesheet").path
 SCRIPT_PATH = Route("script").path
 
 
-def feed_path(slug: str | None, fmt: str) -> str:
-    """The subscription feed: the whole site when `slug` is None."""
-    return Route("feed", slug, fmt=fmt).path
+# A feed is named by None (the whole site), a category's slug or a TopicKey.
 
 
-def archive_path(slug: str | None, number: int, fmt: str) -> str:
+def feed_path(key: str | TopicKey | None, fmt: str) -> str:
+    """The subscription feed: the whole site when `key` is None."""
+    return _route("feed", key, fmt=fmt).path
+
+
+def archive_path(key: str | TopicKey | None, number: int, fmt: str) -> str:
     """RFC 5005 archive document `number`, counted from 1 for the oldest."""
-    return Route("archive", slug, number, fmt).path
+    return _route("archive", key, number=number, fmt=fmt).path
 
 
-def html_path(slug: str | None) -> str:
-    return INDEX_PATH if slug is None else Route("category", slug).path
+def html_path(key: str | TopicKey | None) -> str:
+    """The page of a feed: the index, a category's page or a topic's."""
+    if key is None:
+        return INDEX_PATH
+    return _route("topic" if isinstance(key, TopicKey) else "category", key).path
 
 
 def article_path(article_id: str) -> str:

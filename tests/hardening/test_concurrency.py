@@ -1,13 +1,15 @@
 """Four builds on one seeds folder at once, each with its own clock, over
 an empty ledger, with a server starting beside them: every build exits 0,
-all publish the same first-seen times (so the same bytes), and the server
-serves exactly what they wrote."""
+all publish the same first-seen times (so the same bytes, topic feeds
+included), and the server serves exactly what they wrote."""
 
 from __future__ import annotations
 
 import subprocess
 import time
 from pathlib import Path
+
+import pytest
 
 from feedsvc.store import ledger as ledger_file
 from feedsvc.publish.check import check_tree
@@ -20,6 +22,8 @@ from conftest import stored_ledger
 
 CLOCKS = [NOW_EPOCH, NOW_EPOCH + 1_000, NOW_EPOCH + 2_000, NOW_EPOCH + 3_000]
 SERVER_CLOCK = NOW_EPOCH + 4_000
+# A topic feed: whoever runs first records when its settings were first seen.
+TOPIC = '\n[[topics]]\nname = "The Wharf"\ninclude = ["wharf", "WCO"]\n'
 
 
 def undated_page(count: int) -> str:
@@ -31,8 +35,12 @@ def published_files(out: Path) -> dict[str, bytes]:
     return {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file() and not p.name.startswith(".")}
 
 
-def test_four_builds_and_a_server_at_once_agree(tmp_path: Path) -> None:
+@pytest.mark.parametrize("topics", [False, True], ids=["categories", "topics"])
+def test_four_builds_and_a_server_at_once_agree(tmp_path: Path, topics: bool) -> None:
     seeds = copy_site(tmp_path)
+    if topics:
+        with (seeds / "feedsvc.toml").open("a", encoding="utf-8") as settings:
+            settings.write(TOPIC)
     (seeds / "010_bulk.txt").write_text(bulk_page(0, 200))
     (seeds / "011_undated.txt").write_text(undated_page(60))
     assert not (seeds / "ledger.jsonl").exists()
@@ -56,6 +64,7 @@ def test_four_builds_and_a_server_at_once_agree(tmp_path: Path) -> None:
         assert int(first_seen.pop().timestamp()) in CLOCKS + [SERVER_CLOCK]
 
         trees = [published_files(out) for out in outs]
+        assert ("feeds/topic/the-wharf.atom" in trees[0]) == topics == (seeds / "topics.json").exists()
         for out, tree in zip(outs[1:], trees[1:]):
             assert tree.keys() == trees[0].keys(), out
             differing = [name for name in tree if tree[name] != trees[0][name]]
