@@ -142,6 +142,7 @@ class ChangedPages(Pages, MutableMapping[PageKey, dt.datetime]):
     def __init__(self, base: Pages) -> None:
         self.base = base
         self.changes: dict[PageKey, dt.datetime] = {}
+        self._earliest: dict[str, dt.datetime] = {}  # sha256 -> first seen among the changes
 
     def __getitem__(self, key: PageKey) -> dt.datetime:
         return self.changes[key] if key in self.changes else self.base[key]
@@ -151,6 +152,8 @@ class ChangedPages(Pages, MutableMapping[PageKey, dt.datetime]):
 
     def __setitem__(self, key: PageKey, seen: dt.datetime) -> None:
         self.changes[key] = seen
+        sha = key[1]
+        self._earliest[sha] = min(seen, self._earliest.get(sha, seen))
 
     def __delitem__(self, key: PageKey) -> None:
         raise TypeError("a page once seen is never forgotten")
@@ -163,7 +166,7 @@ class ChangedPages(Pages, MutableMapping[PageKey, dt.datetime]):
         return len(self.base) + sum(1 for key in self.changes if key not in self.base)
 
     def content_seen(self, sha256: str) -> dt.datetime | None:
-        found = [self.base.content_seen(sha256), *(seen for (_, sha), seen in self.changes.items() if sha == sha256)]
+        found = [self.base.content_seen(sha256), self._earliest.get(sha256)]
         return min((seen for seen in found if seen is not None), default=None)
 
     def newest(self) -> dt.datetime | None:
@@ -171,5 +174,6 @@ class ChangedPages(Pages, MutableMapping[PageKey, dt.datetime]):
 
     def changed(self) -> "ChangedPages":
         copy = ChangedPages(self.base)
-        copy.changes = dict(self.changes)
+        for key, seen in self.changes.items():
+            copy[key] = seen
         return copy
