@@ -1,11 +1,11 @@
 """How a run's cost grows with the history: the store benchmark.
 
-    python bench/store.py --articles 10000,100000 --baseline eb06c8d
+    python bench/store.py --articles 10000,100000 --baseline eb06c8d,HEAD~1
     python bench/store.py --articles 1000000 --runs 1 --skip cold,build
 
 For each corpus size it generates its own pages (bench/corpus.py), records
 them once, and then measures, with this checkout and, with --baseline REV,
-with another revision of feedsvc on the same corpus in the same run:
+with other revisions of feedsvc on the same corpus in the same run:
 
 - floor: import feedsvc.cli and read every page once;
 - one new page: a page of 50 new articles dropped in, then `feedsvc
@@ -48,7 +48,7 @@ def options(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--articles", default="10000,100000", help="comma-separated corpus sizes, multiples of 50")
     parser.add_argument("--runs", type=int, default=3, help="runs per figure; medians are reported")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--baseline", help="a git revision to measure beside this checkout")
+    parser.add_argument("--baseline", default="", help="comma-separated git revisions to measure beside this checkout")
     parser.add_argument("--skip", default="", help=f"comma-separated figures to leave out: {', '.join(FIGURES)}")
     parser.add_argument("--work", type=Path, default=BENCH / "work" / "store")
     parser.add_argument("--results", type=Path, default=BENCH / "RESULTS.md")
@@ -115,8 +115,10 @@ class Site:
         """Back to the recorded state, plus one new page."""
         for path in history_of(self.seeds):
             path.unlink()
+        # Copied with their times: the next run on the same machine, not a
+        # fresh checkout (which "fresh checkout" measures).
         for path in history_of(self.saved):
-            shutil.copyfile(path, self.seeds / path.name)
+            shutil.copy2(path, self.seeds / path.name)
         shutil.rmtree(self.seeds / ".feedsvc-cache", ignore_errors=True)
         if cache and (self.saved / ".feedsvc-cache").exists():
             shutil.copytree(self.saved / ".feedsvc-cache", self.seeds / ".feedsvc-cache")
@@ -189,8 +191,8 @@ def main(argv: list[str]) -> int:
     skip = {name.strip() for name in args.skip.split(",") if name.strip()}
     args.work.mkdir(parents=True, exist_ok=True)
     versions = [Version("this", REPO)]
-    if args.baseline:
-        versions.append(Version(f"baseline {args.baseline}", worktree(args.baseline, args.work)))
+    for revision in filter(None, args.baseline.split(",")):
+        versions.append(Version(f"baseline {revision}", worktree(revision, args.work)))
     started, load_before = time.monotonic(), load_average()
     results: dict[int, dict[str, dict[str, tuple[float, int]]]] = {}
     for size in sizes:

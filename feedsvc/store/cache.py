@@ -25,7 +25,6 @@ import orjson
 
 from feedsvc.core.models import Ledger, Record
 from feedsvc.core.tables import PageKey, Pages, Records
-from feedsvc.errors import LedgerError
 from feedsvc.store import lines as codec
 from feedsvc.store.history import History, Seal
 
@@ -150,12 +149,12 @@ class Cache:
 
     def _apply(self, numbered: Iterable[tuple[int, bytes]]) -> None:
         source = str(self.history.first)
-        articles: dict[str, int] = {}
+        articles: dict[str, tuple[Record, int]] = {}  # each article's last line in this batch
         for number, raw in numbered:
             kind, value = codec.decode(number, raw, source)
             if kind == "article":
                 record, line = value
-                articles[record.id] = number
+                articles[record.id] = (record, number)
                 self.db.execute(
                     "INSERT OR REPLACE INTO records VALUES (?, ?, ?, ?, ?)",
                     (record.id, record.seq, codec.stamp(record.published), record.category, line),
@@ -171,17 +170,13 @@ class Cache:
                 self.db.execute("INSERT INTO splits VALUES (?, ?)", (number, raw.decode()))
             elif kind == "folded":
                 self.db.execute("DELETE FROM records WHERE id = ?", (value,))
+                articles.pop(value, None)
             elif kind == "site":
                 self.db.execute("INSERT OR REPLACE INTO meta VALUES ('site', ?)", (orjson.dumps(value).decode(),))
         if articles:
-            self._check_categories(articles, source)
-
-    def _check_categories(self, articles: dict[str, int], source: str) -> None:
-        row = self.db.execute("SELECT id, category FROM records WHERE category NOT IN (SELECT name FROM categories) LIMIT 1").fetchone()
-        if row is not None:
-            raise LedgerError(
-                f"{source}: line {articles.get(row[0], '?')}: article {row[0]} names category {row[1]!r}, which has no slug line; {codec.RESTORE}"
-            )
+            known = {name for (name,) in self.db.execute("SELECT name FROM categories")}
+            for record, number in articles.values():
+                codec.check_category(record, known, source, number)
 
     # The ledger, answered from the tables
 

@@ -6,8 +6,9 @@ and the export all go through `ingest`."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from dataclasses import dataclass, field, replace
-from typing import Callable
+from typing import Callable, Mapping
 
 from feedsvc.config import CONFIG_NAME, Config
 from feedsvc.errors import ConfigError
@@ -17,7 +18,7 @@ from feedsvc.core.models import Article, Ledger, Page, Problem, Withdrawal
 from feedsvc.core.parse import Limits
 from feedsvc.store import ledger as ledger_file
 from feedsvc.store.reading import read_cards
-from feedsvc.store.seeds import PageFile, list_pages, read_page
+from feedsvc.store.seeds import PageFile, decode_page, list_pages, read_bytes
 
 # An operator's mark: the ledger after the pages were merged -> the ledger to save.
 Change = Callable[[Ledger], Ledger]
@@ -82,15 +83,16 @@ def ingest(
     run would do.
     """
     files = list_pages(config.seeds)
-    pages, problems = _read(files, config.max_page_bytes)
     path = config.ledger_path
     if not write:
         opened = ledger_file.read(path, config.cache_folder)
+        pages, problems = _read(files, config.max_page_bytes, {} if reprocess else opened.ledger.pages)
         result = _transact(config, pages, problems, files, opened.ledger, now, change, reprocess)
         if judge:
             judge(result)
         return replace(result, before=opened.ledger, digest=opened.digest)
     with ledger_file.transaction(path, config.cache_folder) as current:
+        pages, problems = _read(files, config.max_page_bytes, {} if reprocess else current.ledger.pages)
         result = _transact(config, pages, problems, files, current.ledger, now, change, reprocess)
         if judge:
             judge(result)
@@ -98,10 +100,21 @@ def ingest(
         return replace(result, ledger=current.settled(), written=written or bool(current.notes), digest=current.digest, notes=tuple(current.notes))
 
 
-def _read(files: list[PageFile], max_bytes: int) -> tuple[list[Page], list[Problem]]:
+# A page the ledger already holds, by its name and sha256: nothing to decode.
+_KNOWN = Page("", 0, "", "")
+
+
+def _read(files: list[PageFile], max_bytes: int, known: Mapping[tuple[str, str], object]) -> tuple[list[Page], list[Problem]]:
+    """Every usable page. Pages the ledger already knows (same name, same
+    bytes) were merged in an earlier run and cannot change anything: they
+    are hashed, not decoded, and stand in the list as _KNOWN."""
     pages, problems = [], []
     for file in files:
-        page, problem = read_page(file, max_bytes)
+        data, problem = read_bytes(file, max_bytes)
+        if data is not None and (file.path.name, hashlib.sha256(data).hexdigest()) in known:
+            pages.append(_KNOWN)
+            continue
+        page, problem = decode_page(file.path.name, data) if data is not None else (None, problem)
         if problem:
             problems.append(problem)
         if page:
@@ -121,7 +134,7 @@ def _transact(
 ) -> Ingest:
     _check_site_key(config, current)
     found = list(problems)
-    new_pages = [page for page in pages if (page.name, page.sha256) not in current.pages]
+    new_pages = [page for page in pages if page is not _KNOWN and (page.name, page.sha256) not in current.pages]
     parsed, cardless = _parse(config, pages if reprocess and change is None else new_pages, found, current, now)
     update = _merge(config, parsed, current, now)
     if change is not None:

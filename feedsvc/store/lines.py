@@ -23,7 +23,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import functools
-from typing import Iterable, Iterator
+from typing import Container, Iterable, Iterator
 
 import orjson
 
@@ -291,7 +291,7 @@ class State:
         )
 
 
-def check_category(record: Record, categories: dict[str, str], source: str, number: int) -> None:
+def check_category(record: Record, categories: Container[str], source: str, number: int) -> None:
     if record.category not in categories:
         raise LedgerError(f"{source}: line {number}: article {record.id} names category {record.category!r}, which has no slug line; {RESTORE}")
 

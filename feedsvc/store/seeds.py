@@ -64,6 +64,12 @@ def page_number(name: str) -> int:
 
 def read_page(page: PageFile, max_bytes: int) -> tuple[Page | None, Problem | None]:
     """Read and decode one page, or say why it cannot be used."""
+    data, problem = read_bytes(page, max_bytes)
+    return (None, problem) if data is None else decode_page(page.path.name, data)
+
+
+def read_bytes(page: PageFile, max_bytes: int) -> tuple[bytes | None, Problem | None]:
+    """One page's bytes, or why it cannot be used."""
     name = page.path.name
     if _UNFIT_NAME.search(name):
         # Such a name could not be written to the ledger or printed safely.
@@ -79,7 +85,7 @@ def read_page(page: PageFile, max_bytes: int) -> tuple[Page | None, Problem | No
         return None, Problem(name, f"skipped: cannot read it: {error.strerror}")
     if len(data) > max_bytes:
         return None, Problem(name, f"skipped: over the {max_bytes}-byte page limit")
-    return decode_page(name, data)
+    return data, None
 
 
 def is_html(name: str) -> bool:
