@@ -15,10 +15,10 @@ STAGES = ("core", "store", "site", "publish", "serve")
 # What each subpackage may import of feedsvc, besides itself.
 ALLOWED = {
     "core": {"feedsvc.errors"},
-    "store": {"feedsvc.core", "feedsvc.config", "feedsvc.errors", "feedsvc.collector"},
+    "store": {"feedsvc.core", "feedsvc.config", "feedsvc.errors"},
     "site": {"feedsvc.core", "feedsvc.config", "feedsvc.errors"},
     "publish": {"feedsvc.core", "feedsvc.store", "feedsvc.site", "feedsvc.config", "feedsvc.clock", "feedsvc.errors"},
-    "serve": {"feedsvc.core", "feedsvc.store", "feedsvc.site", "feedsvc.config", "feedsvc.clock", "feedsvc.errors", "feedsvc.collector"},
+    "serve": {"feedsvc.core", "feedsvc.store", "feedsvc.site", "feedsvc.config", "feedsvc.clock", "feedsvc.errors"},
 }
 
 # Modules through which code reaches files, the network, processes or the clock.

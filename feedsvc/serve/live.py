@@ -25,7 +25,6 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Callable, Iterable
 
-from feedsvc import collector
 from feedsvc.serve import conditional
 from feedsvc.clock import current_time
 from feedsvc.config import CONFIG_NAME, Config
@@ -229,20 +228,19 @@ class LiveSite:
         return max(0.0, min(self.settle_seconds - age, self.settle_seconds - unchanged_for))
 
     def _build(self, config: Config, snapshot: Snapshot) -> Generation:
-        with collector.paused():
-            now = current_time()
-            result = ingest(config, now, write=not config.read_only)
-            if result.written:
-                # Our own write must not look like a change next time. Taken
-                # right after ingest released the lock, before any other writer
-                # could have loaded, merged and written.
-                snapshot = replace(snapshot, ledger=_ledger_stat(config))
-            record = topic_record.record_path(config)
-            before = _stat(record)
-            marks = topic_record.settle(config, result.ledger, now, write=not config.read_only)
-            if _stat(record) != before:
-                snapshot = replace(snapshot, topics=_stat(record))  # our own write, likewise
-            site = Site.from_ingest(config, result, topic_marks=marks)
+        now = current_time()
+        result = ingest(config, now, write=not config.read_only)
+        if result.written:
+            # Our own write must not look like a change next time. Taken
+            # right after ingest released the lock, before any other writer
+            # could have loaded, merged and written.
+            snapshot = replace(snapshot, ledger=_ledger_stat(config))
+        record = topic_record.record_path(config)
+        before = _stat(record)
+        marks = topic_record.settle(config, result.ledger, now, write=not config.read_only)
+        if _stat(record) != before:
+            snapshot = replace(snapshot, topics=_stat(record))  # our own write, likewise
+        site = Site.from_ingest(config, result, topic_marks=marks)
         for problem in result.problems:
             log.warning("feedsvc: %s", problem)
         newest = result.ledger.pages.newest()
