@@ -43,7 +43,7 @@ def main() -> None:
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="feedsvc-fast-path-"))
     seeds = work / "seeds"
-    shutil.copytree(REPO / "seeds", seeds, ignore=shutil.ignore_patterns("ledger*", "*.lock"))
+    shutil.copytree(REPO / "seeds", seeds, ignore=shutil.ignore_patterns("ledger*", "*.lock", ".feedsvc-*"))
     env = dict(os.environ, FEEDSVC_SEEDS=str(seeds), PYTHONPATH=f"{REPO / 'bench'}{os.pathsep}{REPO}")
     env.pop("SOURCE_DATE_EPOCH", None)
     workers = os.cpu_count() or 2

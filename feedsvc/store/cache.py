@@ -68,7 +68,9 @@ class Cache:
             if cache._meta("format") != FORMAT:
                 cache._clear()
             return cache
-        except sqlite3.DatabaseError:  # damaged, or from another version
+        except sqlite3.OperationalError:
+            pass  # locked for too long, read-only, or a full disk: not damage
+        except sqlite3.DatabaseError:  # damaged, or not a database at all
             _remove(path)
             try:
                 return cls(_connect(str(path)), history)
