@@ -187,14 +187,14 @@ class Cache:
         the same state, whatever a writer commits meanwhile. The cache is
         not written through this connection afterwards."""
         self.db.execute("BEGIN")
-        return self.ledger()
+        return self.ledger(snapshot=True)
 
-    def ledger(self) -> Ledger:
+    def ledger(self, snapshot: bool = False) -> Ledger:
         site_key, created = orjson.loads(self._meta("site") or "[null, null]")
         splits = [codec.split_of(orjson.loads(line)) for (line,) in self.db.execute("SELECT line FROM splits ORDER BY number")]
         return Ledger(
             pages=StoredPages(self.db),
-            records=StoredRecords(self.db),
+            records=StoredRecords(self.db, snapshot),
             categories=dict(self.db.execute("SELECT name, slug FROM categories")),
             aliases=StoredAliases(self.db),
             splits=tuple(splits),
@@ -220,8 +220,14 @@ def _remove(path: Path) -> None:
 
 
 class StoredRecords(Records):
-    def __init__(self, db: sqlite3.Connection) -> None:
+    """Articles by id, from the cache. A snapshot's records cannot change
+    under it, so the whole table, once read, is kept: the site model asks
+    for it several times (articles, withdrawals, moves, topics)."""
+
+    def __init__(self, db: sqlite3.Connection, snapshot: bool = False) -> None:
         self._db = db
+        self._snapshot = snapshot
+        self._all: list[Record] | None = None
 
     def __getitem__(self, article: str) -> Record:
         row = self._db.execute("SELECT line FROM records WHERE id = ?", (article,)).fetchone()
@@ -239,7 +245,12 @@ class StoredRecords(Records):
         return self._db.execute("SELECT count(*) FROM records").fetchone()[0]
 
     def values(self) -> list[Record]:  # type: ignore[override] - one query, not one per id
-        return [codec.record_of(orjson.loads(line)) for (line,) in self._db.execute("SELECT line FROM records ORDER BY seq")]
+        if self._all is not None:
+            return self._all
+        found = [codec.record_of(orjson.loads(line)) for (line,) in self._db.execute("SELECT line FROM records ORDER BY seq")]
+        if self._snapshot:
+            self._all = found
+        return found
 
     def items(self) -> list[tuple[str, Record]]:  # type: ignore[override]
         return [(record.id, record) for record in self.values()]
