@@ -35,7 +35,7 @@ from feedsvc.config import CACHE_FOLDER
 from feedsvc.publish.manifest import MANIFEST_NAME, PENDING_NAME, state_folder
 from feedsvc.store.ingest import ingest
 from feedsvc.site.model import Site
-from feedsvc.publish.stamps import STAMPS_NAME
+from feedsvc.store.stamps import STAMPS_NAME
 
 REPO = Path(__file__).resolve().parents[1]
 LATER_EPOCH = NOW_EPOCH + 86_400 * 3

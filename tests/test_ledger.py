@@ -215,3 +215,16 @@ def test_concurrent_writers_agree_and_lose_nothing(tmp_path: Path) -> None:
             n = int(record.title.split()[3])
             assert int(record.first_seen.timestamp()) == NOW_EPOCH + 1000 * n
     assert not [p for p in ledger.parent.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_a_page_rewritten_with_the_same_size_and_time_is_read_again(config: Config, now) -> None:
+    page = config.seeds / "009_same.txt"
+    page.write_text("Old Story\n\nOld Story\n\nFirst words.\n")
+    ingest(config, now)
+    ingest(config, now.replace(year=2026))  # pages are remembered by their stat now
+    stat = page.stat()
+    page.write_text("New Story\n\nNew Story\n\nOther words.\n")  # as many bytes
+    os.utime(page, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert page.stat().st_size == stat.st_size and page.stat().st_mtime_ns == stat.st_mtime_ns
+    titles = {a.title for a in ingest(config, now.replace(year=2027)).articles(config.site_key)}
+    assert "New Story" in titles

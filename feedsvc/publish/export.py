@@ -36,7 +36,7 @@ from feedsvc.publish.manifest import (
     read_pending,
     state_folder,
 )
-from feedsvc.publish.stamps import STAMPS_NAME, Stamps
+from feedsvc.store.stamps import STAMPS_NAME, Stamps
 from feedsvc.publish.tree import Tree, remove_temporaries
 from feedsvc.store.files import Folder
 from feedsvc.site import routes as urls

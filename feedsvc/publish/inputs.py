@@ -8,7 +8,7 @@ import hashlib
 from pathlib import Path
 
 from feedsvc.config import Config, published_settings
-from feedsvc.publish.stamps import Stamps
+from feedsvc.store.stamps import Stamps
 from feedsvc.store.seeds import list_pages
 
 MANIFEST_VERSION = 1

@@ -33,7 +33,7 @@ import orjson
 
 from feedsvc.config import Config
 from feedsvc.publish.inputs import MANIFEST_VERSION
-from feedsvc.publish.stamps import STAMPS_NAME
+from feedsvc.store.stamps import STAMPS_NAME
 
 MANIFEST_NAME = "manifest.jsonl"
 PENDING_NAME = "pending.json"

@@ -5,6 +5,7 @@ and the export all go through `ingest`."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 from dataclasses import dataclass, field, replace
@@ -19,6 +20,7 @@ from feedsvc.core.parse import Limits
 from feedsvc.store import ledger as ledger_file
 from feedsvc.store.reading import read_cards
 from feedsvc.store.seeds import PageFile, decode_page, list_pages, read_bytes
+from feedsvc.store.stamps import Stamps
 
 # An operator's mark: the ledger after the pages were merged -> the ledger to save.
 Change = Callable[[Ledger], Ledger]
@@ -92,34 +94,57 @@ def ingest(
             judge(result)
         return replace(result, before=opened.ledger, digest=opened.digest)
     with ledger_file.transaction(path, config.cache_folder) as current:
-        pages, problems = _read(files, config.max_page_bytes, {} if reprocess else current.ledger.pages)
+        stamps = Stamps(config.cache_folder / PAGE_STAMPS)
+        pages, problems = _read(files, config.max_page_bytes, {} if reprocess else current.ledger.pages, stamps)
         result = _transact(config, pages, problems, files, current.ledger, now, change, reprocess)
         if judge:
             judge(result)
         written = current.commit(result.ledger)
+        with contextlib.suppress(OSError):  # only a memo: without it, pages are read again
+            stamps.save()
         return replace(result, ledger=current.settled(), written=written or bool(current.notes), digest=current.digest, notes=tuple(current.notes))
 
 
+# Where a run remembers its page files' digests, in the cache folder.
+PAGE_STAMPS = "pages.json"
 # A page the ledger already holds, by its name and sha256: nothing to decode.
 _KNOWN = Page("", 0, "", "")
 
 
-def _read(files: list[PageFile], max_bytes: int, known: Mapping[tuple[str, str], object]) -> tuple[list[Page], list[Problem]]:
+def _read(
+    files: list[PageFile], max_bytes: int, known: Mapping[tuple[str, str], object], stamps: Stamps = Stamps(None)
+) -> tuple[list[Page], list[Problem]]:
     """Every usable page. Pages the ledger already knows (same name, same
     bytes) were merged in an earlier run and cannot change anything: they
-    are hashed, not decoded, and stand in the list as _KNOWN."""
+    stand in the list as _KNOWN, and are neither decoded nor, when `stamps`
+    remembers their digest, even read."""
     pages, problems = [], []
     for file in files:
-        data, problem = read_bytes(file, max_bytes)
-        if data is not None and (file.path.name, hashlib.sha256(data).hexdigest()) in known:
+        if known and _recorded(file, known, stamps):
             pages.append(_KNOWN)
             continue
+        data, problem = read_bytes(file, max_bytes)
+        if data is not None:
+            stamps.digest(file.path, data)
+            if (file.path.name, hashlib.sha256(data).hexdigest()) in known:
+                pages.append(_KNOWN)
+                continue
         page, problem = decode_page(file.path.name, data) if data is not None else (None, problem)
         if problem:
             problems.append(problem)
         if page:
             pages.append(page)
     return pages, problems
+
+
+def _recorded(file: PageFile, known: Mapping[tuple[str, str], object], stamps: Stamps) -> bool:
+    """Whether the ledger holds this page file, as far as its remembered
+    digest says without reading it."""
+    try:
+        sha = stamps.remembered(file.path)
+    except OSError:
+        return False
+    return sha is not None and (file.path.name, sha) in known
 
 
 def _transact(
