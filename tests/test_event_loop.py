@@ -5,11 +5,14 @@ answering other requests from the current site meanwhile.
 The work is held until another greenlet has run a few times; run on the
 loop itself, it would hold that greenlet too, and the test would see it
 never ran. gevent runs here without monkey-patching the test process, so
-`offload.on_event_loop` is told what the gevent worker's patching says.
+`offload.on_event_loop` is told what the gevent worker's patching says; the
+last test checks, in processes of their own, that the patching says so.
 """
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 from typing import Callable, Iterator
 
@@ -101,6 +104,13 @@ def test_an_error_in_the_native_thread_reaches_the_caller() -> None:
 
     with pytest.raises(LookupError, match="no such document"):
         gevent.spawn(offload.run, fails).get()
+
+
+@pytest.mark.parametrize("patch, expected", [("from gevent import monkey; monkey.patch_all()", "True"), ("", "False")])
+def test_the_event_loop_is_told_by_gevents_patching(patch: str, expected: str) -> None:
+    # What gunicorn's gevent worker does when it starts: monkey.patch_all().
+    script = f"{patch}\nfrom feedsvc.serve import offload\nprint(offload.on_event_loop())"
+    assert subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout.strip() == expected
 
 
 def assert_same(found: object, expected: object) -> None:

@@ -2,21 +2,29 @@
 connections that send a request's headers one byte every two seconds and
 200 that open and never send, each opened again as soon as the server
 drops it. While they are held, every feed request is answered promptly and
-in full, and the server logs no error."""
+in full, and the server logs no error. And slow work inside the server: a
+rebuild that waits for the ledger's lock holds up only the request that
+started it."""
 
 from __future__ import annotations
 
 import http.client
+import os
 import re
 import selectors
 import socket
 import threading
 import time
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Callable
 
 import feedparser
 import pytest
+from filelock import FileLock
+
+from feedsvc.store import ledger as ledger_file
+from sitebuild import card, write_page
 
 from .servers import Gunicorn
 from .test_crashes import environment
@@ -119,16 +127,16 @@ class SlowClients:
         self._connect(key.data[0])
 
 
-def answer(port: int, path: str) -> tuple[int, bytes, float]:
+def answer(port: int, path: str, within: float = ANSWER_WITHIN) -> tuple[int, bytes, float]:
     """GET `path` on a new connection: status, body and seconds taken."""
     started = time.monotonic()
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=ANSWER_WITHIN)
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=within)
     try:
         connection.request("GET", path)
         response = connection.getresponse()
         body = response.read()
     except TimeoutError:
-        pytest.fail(f"GET {path} was not answered within {ANSWER_WITHIN} s")
+        pytest.fail(f"GET {path} was not answered within {within} s")
     finally:
         connection.close()
     return response.status, body, time.monotonic() - started
@@ -174,3 +182,61 @@ def test_feeds_are_answered_promptly_while_slow_clients_are_held(tmp_path: Path)
         server.stop()
     errors = [line for line in server.log().splitlines() if ERROR_LINES.search(line)]
     assert not errors, "\n".join(errors)
+
+
+IN_FLIGHT = 4
+# Requests answered, after it was sent, while one request is still waiting:
+# proof enough that the worker's loop is not held by the waiting one.
+OVERTAKEN_BY = 50
+
+
+def test_a_rebuild_waiting_for_the_ledger_holds_up_only_its_own_request(tmp_path: Path) -> None:
+    """The gevent worker patches threads and `time.sleep` after the site
+    was built in the master. A rebuild that has to wait for the ledger's
+    file lock (held here) waits without holding the worker's event loop,
+    which goes on answering from the previous site, and it completes once
+    the lock is free."""
+    seeds = copy_site(tmp_path)
+    server = Gunicorn(seeds, tmp_path / "gunicorn.log", workers=1, environ=environment(NOW_EPOCH))
+    title = b"Harbour Cranes Return To Full Service"
+    lock = FileLock(str(ledger_file.lock_path(seeds / "ledger.jsonl")))
+    try:
+        with ThreadPoolExecutor(IN_FLIGHT) as pool:
+            with lock:
+                page = write_page(seeds, "000_cranes.txt", [card(title.decode(), "All six cranes are back at work.")])
+                settled = page.stat().st_mtime - 60
+                os.utime(page, (settled, settled))
+                waiting = overtaken_request(pool, server.port, title)
+            # The lock is released: the waiting request gets the new site.
+            status, body, _ = waiting.result()
+            assert status == 200 and title in body
+        assert title in server.get("/feeds/all.atom").body
+    finally:
+        server.stop()
+    errors = [line for line in server.log().splitlines() if ERROR_LINES.search(line)]
+    assert not errors, "\n".join(errors)
+
+
+def overtaken_request(pool: ThreadPoolExecutor, port: int, title: bytes) -> Future:
+    """Keeps IN_FLIGHT requests for the feed going, each answered promptly
+    from the previous site, until one has waited while OVERTAKEN_BY
+    requests sent after it were answered; returns that one."""
+    in_flight: dict[Future, int] = {}  # request -> answers counted when it was sent
+    answered = 0
+    while answered < 100_000:
+        while len(in_flight) < IN_FLIGHT:
+            # Any of them may be the one that waits for the lock; `wait` below
+            # holds the others to ANSWER_WITHIN.
+            in_flight[pool.submit(answer, port, "/feeds/all.atom", ANSWER_WITHIN * 4)] = answered
+        done, _ = wait(in_flight, timeout=ANSWER_WITHIN, return_when=FIRST_COMPLETED)
+        assert done, f"no request was answered within {ANSWER_WITHIN} s"
+        for request in done:
+            del in_flight[request]
+            status, body, _ = request.result()
+            assert status == 200 and title not in body, "the new page was served while the ledger was locked"
+            answered += 1
+        waiting = [request for request, sent_at in in_flight.items() if answered - sent_at >= OVERTAKEN_BY]
+        if waiting:
+            assert len(waiting) == 1, "more than one request waited for the rebuild"
+            return waiting[0]
+    raise AssertionError("no request waited for the rebuild")
