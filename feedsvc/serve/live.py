@@ -13,9 +13,10 @@ one. A page still being written is never read half-way, as long as the
 writer keeps writing: a page counts as settled once its mtime is a settle
 time old, or once it has looked the same for a settle time.
 
-The look, the rebuild and the first render of a document are CPU-bound;
-under an event loop they run in a native thread (see `offload`), and the
-other requests are answered from the current site meanwhile.
+Looking at the folder, rebuilding and the first render of a document are
+slow work; under an event loop they run in a native thread (see
+`offload`), and the other requests are answered from the current site
+meanwhile.
 """
 
 from __future__ import annotations
