@@ -1,6 +1,6 @@
 """Does answering prepared documents before Flask routes the request pay?
 
-Serves the bundled sample pages under gunicorn (the recommended settings)
+Serves the bundled sample pages under gunicorn (the settings of `feedsvc serve`)
 three ways, side by side in the same run: feedsvc as shipped, feedsvc with
 every request going through Flask's routing, and a minimal Flask app that
 returns the same bytes. wrk loads /feeds/all.atom on each in turn, three
@@ -67,7 +67,7 @@ def main() -> None:
             server.stop()
         shutil.rmtree(work, ignore_errors=True)
     baseline = statistics.median(rates["minimal Flask app"])
-    print(f"GET {FEED}, {len(body)} bytes, gunicorn gthread {workers} workers x 4 threads, wrk -t2 -c32 -d{args.seconds}s, {args.rounds} rounds")
+    print(f"GET {FEED}, {len(body)} bytes, gunicorn gevent, {workers} workers, wrk -t2 -c32 -d{args.seconds}s, {args.rounds} rounds")
     for name, values in rates.items():
         median = statistics.median(values)
         print(f"{name:24} {median:8.0f} req/s (median of {', '.join(f'{v:.0f}' for v in values)})  {median / baseline:.2f}x the minimal Flask app")

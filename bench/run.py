@@ -46,9 +46,9 @@ def available(phase: str) -> str | None:
         return None if "build" in main.commands else "`feedsvc build` does not exist yet"
     if phase == "serve":
         try:
-            importlib.import_module("feedsvc.app")
+            importlib.import_module("feedsvc.serve.app")
         except ImportError as error:
-            return f"feedsvc.app cannot be imported ({error})"
+            return f"feedsvc.serve.app cannot be imported ({error})"
     return None
 
 

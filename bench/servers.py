@@ -27,12 +27,24 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def gunicorn_command(app: str, port: int, workers: int) -> list[str]:
-    """gunicorn with the settings docs/serving.md recommends (no access log)."""
+def gunicorn_command(app: str, port: int, workers: int, worker_class: str = "gevent") -> list[str]:
+    """gunicorn with the settings `feedsvc serve` uses and docs/serving.md
+    recommends (gevent workers, no access log); with `worker_class`
+    "gthread", the threaded workers of four threads used before."""
+    from gunicorn.config import Config
+
+    from feedsvc.serve import server
+
+    # gunicorn 25.1+ opens a control socket at one path per user, which
+    # servers running side by side would fight over.
+    quiet = ["--no-control-socket"] if "control_socket_disable" in Config().settings else []
+    if worker_class == "gthread":
+        pool = ["--worker-class", "gthread", "--threads", "4"]
+    else:
+        pool = ["--worker-class", server.WORKER_CLASS, "--worker-connections", str(server.WORKER_CONNECTIONS)]
     return [
-        PYTHON, "-m", "gunicorn", "--preload",
-        "--workers", str(workers), "--worker-class", "gthread", "--threads", "4",
-        "--keep-alive", "5", "--timeout", "120",
+        PYTHON, "-m", "gunicorn", "--preload", *quiet, "--workers", str(workers), *pool,
+        "--keep-alive", str(server.KEEPALIVE), "--timeout", str(server.TIMEOUT),
         "--bind", f"{HOST}:{port}", app,
     ]  # fmt: skip
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 import os
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -22,8 +23,10 @@ from typing import Iterator
 
 import feedparser
 import pytest
+from click.testing import CliRunner
 
 from feedcheck import check_json
+from feedsvc.cli import main
 from feedsvc.config import load_config
 from feedsvc.store.ingest import ingest
 from feedsvc.site.model import Site
@@ -143,6 +146,39 @@ def server(request, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server
         yield running
     finally:
         running.stop()
+
+
+def test_serve_warns_that_threads_is_ignored(seeds: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    started = []
+    monkeypatch.setattr("feedsvc.serve.server.serve", lambda app, host, port, workers: started.append((host, port, workers)))
+    result = CliRunner().invoke(main, ["serve", "--seeds", str(seeds), "--port", "8123", "--threads", "8"], env=environment(seeds))
+    assert result.exit_code == 0, result.output
+    assert "--threads is deprecated and ignored" in result.stderr
+    assert started == [("127.0.0.1", 8123, 2)]
+
+
+LIMITS = """
+import resource, sys
+from feedsvc.serve.server import allow_open_files
+resource.setrlimit(resource.RLIMIT_NOFILE, (int(sys.argv[1]), int(sys.argv[2])))
+print(allow_open_files(int(sys.argv[3])), *resource.getrlimit(resource.RLIMIT_NOFILE))
+"""
+
+
+@pytest.mark.parametrize(
+    "soft, hard, wanted, result",
+    [
+        (256, 4096, 2064, "2064 2064 4096"),  # raised to what a worker needs
+        (256, 1000, 2064, "1000 1000 1000"),  # no further than the hard limit
+        (4096, 4096, 2064, "2064 4096 4096"),  # a higher limit is kept
+    ],
+)
+def test_serve_raises_the_open_files_limit_within_the_hard_limit(soft: int, hard: int, wanted: int, result: str) -> None:
+    _, current_hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if current_hard != resource.RLIM_INFINITY and current_hard < hard:
+        pytest.skip(f"the hard limit on open files here is {current_hard}")
+    command = [sys.executable, "-c", LIMITS, str(soft), str(hard), str(wanted)]
+    assert subprocess.run(command, capture_output=True, text=True, check=True).stdout.split() == result.split()
 
 
 def feed_paths(seeds: Path) -> list[str]:

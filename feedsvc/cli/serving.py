@@ -18,17 +18,27 @@ from feedsvc.cli.common import configure, seeds_options
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on.")
 @click.option("--workers", type=click.IntRange(min=1), help="Worker processes [default: the workers setting, 2].")
-@click.option("--threads", type=click.IntRange(min=1), default=4, show_default=True, help="Threads per worker.")
+@click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    help="Deprecated and ignored: each worker serves all its connections from one event loop.",
+)
 @click.option("--base-url", help="Public URL of the site, used in every link [default: base_url in feedsvc.toml].")
 def serve_command(
-    seeds: Path, ledger: Path | None, host: str, port: int, workers: int | None, threads: int, base_url: str | None
+    seeds: Path, ledger: Path | None, host: str, port: int, workers: int | None, threads: int | None, base_url: str | None
 ) -> None:
     """Serve the site under gunicorn, picking up new pages as they land.
 
-    Every worker watches the seeds folder and rebuilds its copy of the site
-    when a page has been added, changed or removed and has stopped changing
-    for a second. With FEEDSVC_READ_ONLY=1 the ledger is only read.
+    Each worker serves its connections from one event loop (gunicorn's
+    gevent worker), so idle clients and clients that send their request
+    slowly cost a socket each, not a thread; a client that has not sent its
+    request within 5 seconds is disconnected. Every worker watches the seeds
+    folder and rebuilds its copy of the site, in a thread of its own, when a
+    page has been added, changed or removed and has stopped changing for a
+    second. With FEEDSVC_READ_ONLY=1 the ledger is only read.
     """
+    if threads is not None:
+        click.echo("feedsvc: warning: --threads is deprecated and ignored; workers no longer use a thread per connection", err=True)
     listening = serving_url(host, port)
     config = configure(seeds, ledger, base_url=base_url, default_base_url=listening)
     from feedsvc.serve.app import create_app
@@ -45,7 +55,7 @@ def serve_command(
     click.echo(f"feedsvc: serving {config.seeds} at {serving_url(host, port, wildcard=host)} (links use {config.site_url})", err=True)
     if config.site_url == listening and host in WILDCARD_HOSTS:
         click.echo("feedsvc: hint: set base_url (or --base-url) to the address your readers use", err=True)
-    serve(app, host, port, workers or config.workers, threads)
+    serve(app, host, port, workers or config.workers)
 
 
 WILDCARD_HOSTS = ("0.0.0.0", "::", "")

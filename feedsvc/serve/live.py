@@ -13,6 +13,11 @@ new site; until then, and whenever a rebuild fails, it serves the last good
 one. A page still being written is never read half-way, as long as the
 writer keeps writing: a page counts as settled once its mtime is a settle
 time old, or once it has looked the same for a settle time.
+
+Looking at the folder, rebuilding and the first render of a document are
+slow work; under an event loop they run in a native thread (see
+`offload`), and the other requests are answered from the current site
+meanwhile.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Callable, Iterable
 
-from feedsvc.serve import conditional
+from feedsvc.serve import conditional, offload
 from feedsvc.clock import current_time
 from feedsvc.config import CONFIG_NAME, Config
 from feedsvc.errors import FeedsvcError, SeedsError
@@ -94,7 +99,7 @@ class Generation:
     prepared: dict[str, object] = field(default_factory=dict)
     rare: dict[str, object] = field(default_factory=dict)
     wrap: Callable[[Iterable[tuple[str, str]]], object] = tuple  # the server's header type
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    lock: threading.Lock = field(default_factory=offload.native_lock)
 
     def lookup(self, path: str) -> object:
         """The prepared document for `path` (a `conditional.Served`), GONE,
@@ -102,6 +107,9 @@ class Generation:
         found = self.prepared.get(path) or self.rare.get(path)
         if found is not None:
             return found
+        return offload.run(self._prepare, path)
+
+    def _prepare(self, path: str) -> object:
         # The site's own caches are not thread-safe, and rendering the same
         # document twice at once would be wasted work: one at a time.
         with self.lock:
@@ -181,7 +189,7 @@ class LiveSite:
             if now < self._next_check:
                 return
             self._next_check = now + self.poll_seconds
-            self._check(now)
+            offload.run(self._check, now)
         finally:
             self._lock.release()
 

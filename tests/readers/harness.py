@@ -160,7 +160,7 @@ def deployed_settings() -> list[str]:
     from gunicorn.config import Config
 
     flags = [
-        "--worker-class", server_settings.WORKER_CLASS, "--threads", str(server_settings.THREADS),
+        "--worker-class", server_settings.WORKER_CLASS, "--worker-connections", str(server_settings.WORKER_CONNECTIONS),
         "--timeout", str(server_settings.TIMEOUT), "--keep-alive", str(server_settings.KEEPALIVE), "--preload",
     ]  # fmt: skip
     if "control_socket_disable" in Config().settings:
