@@ -18,21 +18,20 @@ from __future__ import annotations
 import argparse
 import http.client
 import os
-import selectors
 import shutil
-import socket
 import statistics
 import sys
-import threading
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the misbehaving clients
 
 import corpus  # noqa: E402
 from context import BENCH, EPOCH  # noqa: E402
 from measure import load_average  # noqa: E402
 from servers import HOST, fetch, free_port, gunicorn_command, start, wrk  # noqa: E402
+from slow_sockets import SlowClients  # noqa: E402
 
 FEED = "/feeds/all.atom"
 TRICKLING = 200
@@ -41,70 +40,6 @@ BYTE_EVERY = 2.0
 PROBES = 300
 PROBE_TIMEOUT = 5.0
 PROBE_SECONDS = 60.0
-ENDLESS = b"GET /feeds/all.atom HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Padding: " + b"a" * 4000
-
-
-class SlowClients:
-    """Connections held against HOST:port by one thread: some send ENDLESS a
-    byte every `byte_every` seconds, the others nothing; one the server
-    drops is opened again. A context manager: held inside the `with`."""
-
-    def __init__(self, port: int, trickling: int = TRICKLING, silent: int = SILENT, byte_every: float = BYTE_EVERY) -> None:
-        self.port, self.byte_every = port, byte_every
-        self.kinds = [True] * trickling + [False] * silent
-        self.selector = selectors.DefaultSelector()
-        self.dropped = 0
-        self.ready = threading.Event()
-        self.stopping = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-
-    def __enter__(self) -> SlowClients:
-        self.thread.start()
-        if not self.ready.wait(60):
-            raise RuntimeError("could not open the slow connections")
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stopping.set()
-        self.thread.join(30)
-        for key in list(self.selector.get_map().values()):
-            key.fileobj.close()
-        self.selector.close()
-
-    def _open(self, trickles: bool) -> None:
-        connection = socket.create_connection((HOST, self.port), timeout=10)
-        connection.setblocking(False)
-        self.selector.register(connection, selectors.EVENT_READ, [trickles, 0, time.monotonic()])
-
-    def _run(self) -> None:
-        for trickles in self.kinds:
-            self._open(trickles)
-        self.ready.set()
-        while not self.stopping.is_set():
-            now = time.monotonic()
-            for key in list(self.selector.get_map().values()):
-                trickles, sent, due = key.data
-                if trickles and due <= now:
-                    try:
-                        key.fileobj.send(ENDLESS[sent : sent + 1])
-                        key.data[1:] = [sent + 1, now + self.byte_every]
-                    except OSError:
-                        self._reopen(key)
-            for key, _ in self.selector.select(timeout=0.2):
-                try:
-                    closed = not key.fileobj.recv(65536)
-                except BlockingIOError:
-                    closed = False
-                except OSError:
-                    closed = True
-                if closed:
-                    self._reopen(key)
-
-    def _reopen(self, key: selectors.SelectorKey) -> None:
-        self.selector.unregister(key.fileobj)
-        key.fileobj.close()
-        self.dropped += 1
-        self._open(key.data[0])
 
 
 def probe(port: int, count: int) -> tuple[list[float], int]:
@@ -178,7 +113,7 @@ def main() -> None:
         for round_number in range(args.rounds):
             for name, server in servers.items():
                 figures.setdefault((name, "alone"), []).append(measure(server.port, args.seconds))
-                with SlowClients(server.port) as clients:
+                with SlowClients(server.port, TRICKLING, SILENT, BYTE_EVERY) as clients:
                     figures.setdefault((name, "slow clients held"), []).append(measure(server.port, args.seconds))
                 dropped += clients.dropped
                 print(f"round {round_number + 1}: {name} done", file=sys.stderr, flush=True)
