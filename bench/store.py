@@ -1,7 +1,7 @@
 """How a run's cost grows with the history: the store benchmark.
 
     python bench/store.py --articles 10000,100000 --baseline eb06c8d,HEAD~1
-    python bench/store.py --articles 1000000 --runs 1 --skip cold,build
+    python bench/store.py --articles 10000,100000,1000000 --baseline eb06c8d
 
 For each corpus size it generates its own pages (bench/corpus.py), records
 them once, and then measures, with this checkout and, with --baseline REV,
@@ -50,6 +50,9 @@ def options(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--baseline", default="", help="comma-separated git revisions to measure beside this checkout")
     parser.add_argument("--skip", default="", help=f"comma-separated figures to leave out: {', '.join(FIGURES)}")
+    parser.add_argument(
+        "--full-up-to", type=int, default=100_000, help="larger corpora are measured without baselines and without `build` (default 100000)"
+    )
     parser.add_argument("--work", type=Path, default=BENCH / "work" / "store")
     parser.add_argument("--results", type=Path, default=BENCH / "RESULTS.md")
     return parser.parse_args(argv)
@@ -197,9 +200,10 @@ def main(argv: list[str]) -> int:
     results: dict[int, dict[str, dict[str, tuple[float, int]]]] = {}
     for size in sizes:
         results[size] = {}
-        for version in versions:
+        large = size > args.full_up_to
+        for version in versions[:1] if large else versions:
             site = Site(args.work, version, size, args.seed)
-            results[size][version.name] = figures(site, args.runs, skip, current=version.source == REPO)
+            results[size][version.name] = figures(site, args.runs, skip | ({"build"} if large else set()), current=version.source == REPO)
     write_results(args, argv, sizes, versions, results, time.monotonic() - started, load_before)
     return 0
 
@@ -228,12 +232,12 @@ def write_results(args, argv, sizes, versions, results, seconds: float, load_bef
         for version in versions:
             cells = []
             for size in sizes:
-                value = results[size][version.name].get(figure)
+                value = results[size].get(version.name, {}).get(figure)
                 if value is None:
                     cells.append("")
                     continue
                 wall, peak = value
-                floor = results[size][version.name].get("floor")
+                floor = results[size].get(version.name, {}).get("floor")
                 ratio = f", {wall / floor[0]:.1f}x floor" if floor and figure != "floor" else ""
                 memory = f", {peak} MB" if peak else ""
                 cells.append(f"{wall:.2f} s{memory}{ratio}")
