@@ -132,7 +132,7 @@ def sample(tmp_path_factory):
     """The bundled sample pages, ingested on a copy."""
     root = tmp_path_factory.mktemp("sample")
     seeds = root / "seeds"
-    shutil.copytree(SEEDS, seeds, ignore=shutil.ignore_patterns("ledger.jsonl*"))
+    shutil.copytree(SEEDS, seeds, ignore=shutil.ignore_patterns("ledger*"))
     config = load_config(seeds, environ={}, base_url=BASE_URL)
     result = ingest(config, NOW)
     articles = result.articles(config.site_key)
