@@ -1,0 +1,151 @@
+"""The root of an instance of several sites: an HTML page listing every
+site with its feeds and newest articles, and an OPML file of every feed of
+every site. Both are made from each site's `Card`, a few values taken from
+its `Site` (kept by the export between builds as JSON), so the server and
+the static export write the same bytes. Pure: values in, bytes out."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from lxml import etree
+
+from feedsvc.config import GENERATOR
+from feedsvc.site import pages
+from feedsvc.site import routes as urls
+from feedsvc.site.entries import xml_safe
+from feedsvc.site.feeds import OPML_DOCS
+
+# How many of a site's newest articles the root page shows.
+NEWEST = 5
+TITLE = "All sites"
+# Where the root's own documents live; with a site mounted at `/`, that
+# site keeps `/` and `/feeds.opml`, and the list of sites moves aside.
+INDEX_PATH, OPML_PATH = urls.INDEX_PATH, urls.OPML_PATH
+ASIDE_INDEX_PATH, ASIDE_OPML_PATH = "/sites/", "/sites.opml"
+
+
+@dataclass(frozen=True)
+class Card:
+    """What the root shows of one site. Paths are the site's own (under
+    its prefix they are the instance's); `url` is its base URL."""
+
+    title: str
+    subtitle: str
+    url: str
+    articles: int
+    updated: str  # RFC 3339, UTC: when the site's index last changed
+    feeds: tuple[tuple[str, str, str], ...]  # (title, Atom feed path, page path): the site's, then each category's and topic's
+    newest: tuple[tuple[str, str, str, str], ...]  # (title, page path, RFC 3339 in the site's zone, YYYY-MM-DD)
+
+    @classmethod
+    def of(cls, site) -> "Card":
+        """The card of a `feedsvc.site.model.Site`."""
+        config = site.config
+        feeds = [(config.site_title, urls.feed_path(None, "atom"), urls.INDEX_PATH)]
+        for info in [*site.category_infos(), *site.topic_infos()]:
+            feeds.append((f"{config.site_title}: {info.name}", urls.feed_path(info.key, "atom"), urls.html_path(info.key)))
+        newest = []
+        for article in site.feed(None).subscription[:NEWEST]:
+            local = article.published.astimezone(config.zone)
+            newest.append((article.title, urls.article_path(article.id), local.isoformat(timespec="seconds"), local.strftime("%Y-%m-%d")))
+        updated = site.index_updated.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return cls(config.site_title, config.site_subtitle, config.site_url, site.article_count, updated, tuple(feeds), tuple(newest))
+
+    def to_json(self) -> dict:
+        return {
+            "title": self.title,
+            "subtitle": self.subtitle,
+            "url": self.url,
+            "articles": self.articles,
+            "updated": self.updated,
+            "feeds": [list(feed) for feed in self.feeds],
+            "newest": [list(article) for article in self.newest],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Card":
+        """A card as `to_json` wrote it; raises KeyError, TypeError or
+        ValueError for anything else."""
+        feeds = tuple((str(a), str(b), str(c)) for a, b, c in data["feeds"])
+        newest = tuple((str(a), str(b), str(c), str(d)) for a, b, c, d in data["newest"])
+        return cls(str(data["title"]), str(data["subtitle"]), str(data["url"]), int(data["articles"]), str(data["updated"]), feeds, newest)
+
+    def absolute(self, path: str) -> str:
+        return urls.absolute(self.url, path)
+
+
+@dataclass(frozen=True)
+class Placed:
+    """A site's card where the instance publishes it: `name`, under `prefix`."""
+
+    name: str
+    prefix: str
+    card: Card
+
+
+def paths(root_site: str | None) -> tuple[str, str]:
+    """The root index's and the root OPML's paths."""
+    return (ASIDE_INDEX_PATH, ASIDE_OPML_PATH) if root_site else (INDEX_PATH, OPML_PATH)
+
+
+def index_page(placed: list[Placed], site_url: str, root_site: str | None) -> tuple[bytes, dt.datetime | None]:
+    """The page listing every site, and when it last changed."""
+    index, opml = paths(root_site)
+    body = pages.instance_page(TITLE, [_view(item, index) for item in placed], site_url, index, opml)
+    moments = [dt.datetime.fromisoformat(item.card.updated.replace("Z", "+00:00")) for item in placed]
+    return body, max(moments) if moments else None
+
+
+def _view(item: Placed, page: str) -> dict:
+    """One site as the page shows it: links into it relative to `page`."""
+    card = item.card
+
+    def link(path: str) -> str:
+        return urls.relative(page, item.prefix + path.lstrip("/"))
+
+    return {
+        "name": item.name,
+        "title": card.title,
+        "subtitle": card.subtitle,
+        "articles": card.articles,
+        "link": link(urls.INDEX_PATH),
+        "feeds": [{"title": title, "atom": card.absolute(feed), "page": link(page_path)} for title, feed, page_path in card.feeds],
+        "newest": [{"title": title, "link": link(path), "datetime": moment, "date": date} for title, path, moment, date in card.newest],
+    }
+
+
+def opml(placed: list[Placed]) -> bytes:
+    """OPML 2.0: one folder per site holding its feeds, each feed by its
+    Atom URL. It carries no dates, like each site's own OPML."""
+    root = etree.Element("opml", version="2.0")
+    head = etree.SubElement(root, "head")
+    etree.SubElement(head, "title").text = TITLE
+    etree.SubElement(head, "ownerName").text = GENERATOR
+    etree.SubElement(head, "docs").text = OPML_DOCS
+    body = etree.SubElement(root, "body")
+    for item in placed:
+        card = item.card
+        folder = etree.SubElement(body, "outline", text=xml_safe(card.title), title=xml_safe(card.title))
+        for title, feed, page in card.feeds:
+            etree.SubElement(
+                folder, "outline", type="rss", text=xml_safe(title), title=xml_safe(title), xmlUrl=card.absolute(feed), htmlUrl=card.absolute(page)
+            )
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+
+
+def documents(placed: list[Placed], site_url: str, root_site: str | None) -> dict:
+    """Every document the root publishes, by path (`model.Resource`s):
+    the index, the OPML and, unless a site holds `/`, the stylesheet."""
+    from feedsvc.site.model import Resource
+
+    index, opml_path = paths(root_site)
+    body, modified = index_page(placed, site_url, root_site)
+    found = {
+        index: Resource(body, urls.content_type_for(index), modified),
+        opml_path: Resource(opml(placed), urls.content_type_for(opml_path), None),
+    }
+    if root_site is None:
+        found[urls.STYLESHEET_PATH] = Resource(pages.STYLESHEET, urls.content_type_for(urls.STYLESHEET_PATH), None)
+    return found
