@@ -103,7 +103,7 @@ def _build_one(config: Config, out: Path | None, now: dt.datetime, check_only: b
         err=True,
     )
     for name, before, value in result.setting_changes:
-        hint = f" (pass --base-url {before} to build as before)" if name == "base_url" else ""
+        hint = f" (pass --base-url {before} to build as before)" if name == "base_url" and not label else ""
         click.echo(f"feedsvc: note: {label}{name} is {value!r}, but was {before!r} in the last build into {out}{hint}", err=True)
     for warning in outcome.warnings:
         click.echo(f"feedsvc: warning: {warning}", err=True)
@@ -169,22 +169,44 @@ def _build_sites(source: Source, out: Path | None, base_url: str | None, check_o
 @main.command("check")
 @click.argument("folder", type=click.Path(path_type=Path, exists=True, file_okay=False))
 @click.option("--base-url", help="URL the tree is served from [default: read from the feeds' self links].")
-def check_command(folder: Path, base_url: str | None) -> None:
+@click.option(
+    "--sites",
+    type=click.Path(path_type=Path, file_okay=False),
+    envvar="FEEDSVC_SITES",
+    help="The folder of several sites the tree was built from: each site's links are checked under its own base URL, and every site must be there.",
+)
+def check_command(folder: Path, base_url: str | None, sites: Path | None) -> None:
     """Validate the feeds of an exported tree as a strict validator would.
 
     Atom against RFC 4287 (its RELAX NG grammar and the rules the grammar
     leaves out), RSS 2.0, JSON Feed 1.1, ids unique in each feed and the
     same in every format of it, and every entry link resolving to a file
-    of the tree. Prints each problem as FILE: message; exits 1 if any.
+    of the tree. A tree of several sites is checked site by site, and its
+    OPML against them all. Prints each problem as FILE: message; exits 1
+    if any.
     """
     from feedsvc.publish.check import check_tree
 
-    report = check_tree(folder, base_url)
+    bases = _site_bases(Source(Path("seeds"), sites=sites), base_url) if sites is not None else None
+    report = check_tree(folder, base_url, bases)
     for problem in report.problems:
         click.echo(f"{folder / problem.source}: " + (f"line {problem.line}: " if problem.line else "") + problem.message)
     click.echo(f"feedsvc check: {report.documents} documents checked, {len(report.problems)} problems", err=True)
     if report.problems:
         sys.exit(1)
+
+
+def _site_bases(source: Source, base_url: str | None) -> dict[str, str]:
+    """Each site's folder in the tree ("" for the root site) and its base
+    URL, from the settings; a site that cannot be loaded is reported."""
+    instance, sites = each_site(source, base_url=base_url)
+    bases = {}
+    for name, config, error in sites:
+        if config is None:
+            click.echo(f"feedsvc: warning: site {name} is not checked: {error}", err=True)
+            continue
+        bases["" if name == instance.root_site else name] = config.site_url
+    return bases
 
 
 @main.command("ping")

@@ -100,6 +100,7 @@ class Instance:
         self._settings_error: str | None = None  # the instance's feedsvc.toml, changed and unreadable
         self._folder_error: str | None = None  # the folder itself, unreadable
         self.slots: dict[str, Slot] = {}
+        self._arriving: dict[str, Slot] = {}  # new site folders, settling: not a site of the server yet
         self._root: tuple[object, dict[str, conditional.Served]] | None = None
         self._cards: dict[str, tuple[Generation, root.Card]] = {}
         self._apply(scan(self.settings.folder), time.monotonic(), first=True)
@@ -178,11 +179,16 @@ class Instance:
         for name, folder in found.sites.items():
             if name in retired:
                 continue
-            slot = self.slots.setdefault(name, Slot(name))
+            slot = self.slots.get(name) or self._arriving.setdefault(name, Slot(name))
             slot.problem = None
             if slot.missing or slot.live is None or slot.failure:
                 self._try(slot, folder, now, first)
-            self._report(slot)
+            if name not in self.slots and (slot.live is not None or slot.failure):
+                self.slots[name] = self._arriving.pop(name)
+            if name in self.slots:
+                self._report(slot)
+        for name in set(self._arriving) - set(found.sites):
+            del self._arriving[name]
         for name, slot in self.slots.items():
             if name not in found.sites and name not in found.broken and not slot.missing:
                 # Dropped, not forgotten: 503 until the folder is back.
