@@ -266,12 +266,17 @@ def test_the_base_url_is_the_instances_and_the_environment_overrides_it(sites):
     assert moved.url_of("rail") == "https://elsewhere.example/x/rail/"
 
 
-def test_a_folder_that_cannot_be_a_url_prefix_is_reported_as_broken(sites):
-    add_site(sites, "healthz")
+def test_a_folder_that_cannot_be_a_url_prefix_is_reported_and_takes_no_url(sites):
+    for name in ("healthz", "feeds.opml", "style.css"):
+        add_site(sites, name)
     (sites / "notes").mkdir()  # no feedsvc.toml: not a site
     found = scan(sites)
     assert set(found.sites) == set(NAMES) and "notes" not in found.broken
     assert "reserved" in found.broken["healthz"]
+    client = instance_app(sites).test_client()
+    assert client.get("/feeds.opml").status_code == 200 and client.get("/style.css").status_code == 200
+    health = client.get("/healthz")
+    assert health.status_code == 200 and health.get_json()["sites"]["healthz"]["status"] == "error"
 
 
 # Commands
@@ -326,6 +331,8 @@ def test_operator_commands_act_on_the_site_named(sites):
         (["takedown", "x", "--site", "rail"], "--sites DIR"),
         (["articles", "--sites", "{sites}", "--seeds", "{sites}/rail"], "give one of them"),
         (["articles", "--sites", "{sites}", "--site", "nowhere"], "has no site 'nowhere'"),
+        (["serve", "--sites", "{sites}/missing"], "does not exist"),
+        (["build", "--sites", "{sites}", "--ledger", "{sites}/rail/ledger.jsonl", "--out", "{sites}/../out"], "--site NAME"),
     ],
 )
 def test_a_site_command_without_its_site_is_a_usage_error(sites, arguments, says):

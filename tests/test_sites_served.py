@@ -120,3 +120,17 @@ def fetch(port: int, path: str, process: subprocess.Popen):
             time.sleep(0.05)
         finally:
             connection.close()
+
+
+def test_a_site_broken_from_the_start_is_named_on_stderr_and_answers_503(tmp_path):
+    sites = make_sites(tmp_path / "sites")
+    bad_settings(sites / "trade")
+    server = Gunicorn(sites, tmp_path / "server.log", folder_option="--sites", workers=1)
+    try:
+        assert "feedsvc: error: site trade:" in server.log() and "feed_sise" in server.log()
+        assert server.get("/trade/feeds/all.atom").status == 503
+        assert server.get("/harbour/feeds/all.atom").status == 200
+        health = json.loads(server.get("/healthz").body)
+        assert health["status"] == "degraded" and health["sites"]["trade"]["status"] == "error"
+    finally:
+        server.stop()

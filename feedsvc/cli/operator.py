@@ -6,7 +6,6 @@ harmless."""
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import click

@@ -30,7 +30,7 @@ from typing import Callable, Iterable
 
 from feedsvc.config import CONFIG_NAME, Config
 from feedsvc.errors import FeedsvcError, SeedsError
-from feedsvc.instance import InstanceConfig, Scan, scan, site_config
+from feedsvc.instance import InstanceConfig, Scan, scan, site_config, valid_name
 from feedsvc.serve import conditional
 from feedsvc.serve.answers import ALLOWED_METHODS, MAX_PATH_CHARS, NOT_FOUND, TOO_LONG, Reply, health_reply, plain, redirect, respond, send
 from feedsvc.serve.answers import site_figures, site_health
@@ -57,6 +57,7 @@ class Slot:
     pending: Snapshot | None = None  # a changed folder, settling
     pending_since: float = 0.0
     logged: str | None = None
+    routable: bool = True  # False for a folder whose name cannot be a prefix: reported, never answered
 
     @property
     def serving(self) -> bool:
@@ -99,6 +100,8 @@ class Instance:
         self._settings_stat = _stat(self.settings.folder / CONFIG_NAME)
         self._settings_error: str | None = None  # the instance's feedsvc.toml, changed and unreadable
         self._folder_error: str | None = None  # the folder itself, unreadable
+        # Replaced whole, never changed in place: requests iterate over it
+        # while a look at the folder makes the next one.
         self.slots: dict[str, Slot] = {}
         self._arriving: dict[str, Slot] = {}  # new site folders, settling: not a site of the server yet
         self._root: tuple[object, dict[str, conditional.Served]] | None = None
@@ -153,9 +156,9 @@ class Instance:
             return
         moved = (settings.base_url, settings.root_site) != (self.settings.base_url, self.settings.root_site)
         self.settings = settings
-        for name in settings.retired:
-            if self.slots.pop(name, None) is not None:
-                log.warning("feedsvc: site %s is retired: its URLs answer 410 Gone", name)
+        for name in set(settings.retired) & set(self.slots):
+            log.warning("feedsvc: site %s is retired: its URLs answer 410 Gone", name)
+        self.slots = {name: slot for name, slot in self.slots.items() if name not in settings.retired}
         if moved:
             # Every site's links hang off the instance's base URL.
             for slot in self.slots.values():
@@ -171,25 +174,27 @@ class Instance:
     def _apply(self, found: Scan, now: float, first: bool = False) -> None:
         """Bring the sites in line with a look at the folder."""
         retired = set(self.settings.retired)
+        slots = dict(self.slots)
         for name, reason in found.broken.items():
             if name not in retired:
-                slot = self.slots.setdefault(name, Slot(name))
+                slot = slots.setdefault(name, Slot(name, routable=valid_name(name)))
                 slot.missing, slot.problem = False, reason
                 self._report(slot)
         for name, folder in found.sites.items():
             if name in retired:
                 continue
-            slot = self.slots.get(name) or self._arriving.setdefault(name, Slot(name))
+            slot = slots.get(name) or self._arriving.setdefault(name, Slot(name))
             slot.problem = None
             if slot.missing or slot.live is None or slot.failure:
                 self._try(slot, folder, now, first)
-            if name not in self.slots and (slot.live is not None or slot.failure):
-                self.slots[name] = self._arriving.pop(name)
-            if name in self.slots:
+            if name not in slots and (slot.live is not None or slot.problem or slot.failure):
+                slots[name] = self._arriving.pop(name)
+            if name in slots:
                 self._report(slot)
         for name in set(self._arriving) - set(found.sites):
             del self._arriving[name]
-        for name, slot in self.slots.items():
+        self.slots = slots
+        for name, slot in slots.items():
             if name not in found.sites and name not in found.broken and not slot.missing:
                 # Dropped, not forgotten: 503 until the folder is back.
                 slot.live, slot.missing, slot.failure, slot.tried = None, True, None, None
@@ -254,7 +259,7 @@ class Instance:
         settings = self.settings
         name, slash, rest = path[1:].partition("/")
         slot = self.slots.get(name)
-        if slot is not None and name != settings.root_site:
+        if slot is not None and slot.routable and name != settings.root_site:
             if not slash:
                 return redirect(f"/{name}/", "no-store") if render else None
             return self._site(slot, environ, render, "/" + rest, "/" + name)
