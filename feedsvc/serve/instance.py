@@ -137,6 +137,9 @@ class Instance:
                 return
             self._folder_error = None
             self._apply(found, now)
+        except Exception as error:  # noqa: BLE001 - a bug must not take the server down
+            log.exception("feedsvc: looking at the sites folder failed; still serving the sites as they were")
+            self._folder_error = f"looking at the sites folder failed: {error!r}"
         finally:
             self._lock.release()
 
