@@ -353,3 +353,18 @@ def test_single_site_commands_are_unchanged_beside_a_sites_folder(sites, tmp_pat
     result = run("articles", "--json", "--seeds", str(seeds), FEEDSVC_SITES=str(sites))
     assert result.exit_code == 0, result.output
     assert all("site" not in row for row in json.loads(result.stdout))
+
+
+@pytest.mark.parametrize("instance", ["", 'root_site = "harbour"\n'], ids=["list at the root", "root site"])
+def test_every_exported_file_holds_what_the_app_answers_at_its_path(sites, tmp_path, instance):
+    (sites / "feedsvc.toml").write_text(instance)
+    out = tmp_path / "out"
+    assert run("build", "--sites", str(sites), "--out", str(out)).exit_code == 0
+    client = instance_app(sites).test_client()
+    files = tree(out)
+    assert ("sites/index.html" in files) == bool(instance) and "feeds.opml" in files and "index.html" in files
+    for file, body in files.items():
+        answer = client.get("/" + file.removesuffix("index.html"))
+        assert answer.status_code == 200 and answer.data == body, file
+    assert not check_tree(out).problems
+    assert run("check", str(out), "--sites", str(sites)).exit_code == 0

@@ -95,7 +95,7 @@ class Site:
         self._recorded = publish.by_feed(self.articles, list(self.names), tuple(self.topics.values()))
         self.updated = publish.site_updated(self.articles, self.withdrawals, created)
         # The index lists every topic with its count: a topic's change is one of the index's.
-        self.index_updated = max([self.updated, *(mark.changed for mark in marks.values())])
+        self._index_updated = max([self.updated, *(mark.changed for mark in marks.values())])
         self.article_count = len(self.articles)
         self._limits = publish.Limits(config.feed_size, config.archive_size, config.edit_window_days)
         self._namespace = site_namespace(config.site_key)
@@ -170,7 +170,7 @@ class Site:
             return self._feed_page(route.key)
         if route.kind == "index":
             body = render_html.index_page(self.config, self.category_infos(), self.feed(None).subscription, self.topic_infos())
-            return Resource(body, content_type, self.index_updated)
+            return Resource(body, content_type, self._index_updated)
         if route.kind == "opml":
             return Resource(self._opml(), content_type, None)
         if route.kind == "stylesheet":

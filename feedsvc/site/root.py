@@ -6,7 +6,6 @@ the static export write the same bytes. Pure: values in, bytes out."""
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 
 from lxml import etree
@@ -35,7 +34,6 @@ class Card:
     subtitle: str
     url: str
     articles: int
-    updated: str  # RFC 3339, UTC: when the site's index last changed
     feeds: tuple[tuple[str, str, str], ...]  # (title, Atom feed path, page path): the site's, then each category's and topic's
     newest: tuple[tuple[str, str, str, str], ...]  # (title, page path, RFC 3339 in the site's zone, YYYY-MM-DD)
 
@@ -50,8 +48,7 @@ class Card:
         for article in site.feed(None).subscription[:NEWEST]:
             local = article.published.astimezone(config.zone)
             newest.append((article.title, urls.article_path(article.id), local.isoformat(timespec="seconds"), local.strftime("%Y-%m-%d")))
-        updated = site.index_updated.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-        return cls(config.site_title, config.site_subtitle, config.site_url, site.article_count, updated, tuple(feeds), tuple(newest))
+        return cls(config.site_title, config.site_subtitle, config.site_url, site.article_count, tuple(feeds), tuple(newest))
 
     def to_json(self) -> dict:
         return {
@@ -59,7 +56,6 @@ class Card:
             "subtitle": self.subtitle,
             "url": self.url,
             "articles": self.articles,
-            "updated": self.updated,
             "feeds": [list(feed) for feed in self.feeds],
             "newest": [list(article) for article in self.newest],
         }
@@ -70,7 +66,7 @@ class Card:
         ValueError for anything else."""
         feeds = tuple((str(a), str(b), str(c)) for a, b, c in data["feeds"])
         newest = tuple((str(a), str(b), str(c), str(d)) for a, b, c, d in data["newest"])
-        return cls(str(data["title"]), str(data["subtitle"]), str(data["url"]), int(data["articles"]), str(data["updated"]), feeds, newest)
+        return cls(str(data["title"]), str(data["subtitle"]), str(data["url"]), int(data["articles"]), feeds, newest)
 
     def absolute(self, path: str) -> str:
         return urls.absolute(self.url, path)
@@ -90,12 +86,10 @@ def paths(root_site: str | None) -> tuple[str, str]:
     return (ASIDE_INDEX_PATH, ASIDE_OPML_PATH) if root_site else (INDEX_PATH, OPML_PATH)
 
 
-def index_page(placed: list[Placed], site_url: str, root_site: str | None) -> tuple[bytes, dt.datetime | None]:
-    """The page listing every site, and when it last changed."""
+def index_page(placed: list[Placed], site_url: str, root_site: str | None) -> bytes:
+    """The page listing every site."""
     index, opml = paths(root_site)
-    body = pages.instance_page(TITLE, [_view(item, index) for item in placed], site_url, index, opml)
-    moments = [dt.datetime.fromisoformat(item.card.updated.replace("Z", "+00:00")) for item in placed]
-    return body, max(moments) if moments else None
+    return pages.instance_page(TITLE, [_view(item, index) for item in placed], site_url, index, opml)
 
 
 def _view(item: Placed, page: str) -> dict:
@@ -141,9 +135,10 @@ def documents(placed: list[Placed], site_url: str, root_site: str | None) -> dic
     from feedsvc.site.model import Resource
 
     index, opml_path = paths(root_site)
-    body, modified = index_page(placed, site_url, root_site)
+    # No Last-Modified: the list changes when a site leaves it too, which
+    # no site's date would tell; the ETag alone revalidates it.
     found = {
-        index: Resource(body, urls.content_type_for(index), modified),
+        index: Resource(index_page(placed, site_url, root_site), urls.content_type_for(index), None),
         opml_path: Resource(opml(placed), urls.content_type_for(opml_path), None),
     }
     if root_site is None:
