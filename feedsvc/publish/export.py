@@ -40,6 +40,7 @@ from feedsvc.publish.stamps import STAMPS_NAME, Stamps
 from feedsvc.publish.tree import Tree, remove_temporaries
 from feedsvc.store.files import Folder
 from feedsvc.site import routes as urls
+from feedsvc.site.cards import Card, card_json
 from feedsvc.store import topics as topic_record
 from feedsvc.store.ingest import ingest
 from feedsvc.store.ledger import digest as ledger_digest
@@ -290,7 +291,7 @@ def build(
     header = finished_build(state, last, renderer)
     pages = pages_digest(config, stamps)  # before the ingest reads them: a page that changes meanwhile only costs a rebuild
     nothing_new = header and header.inputs == inputs_digest(pages, ledger_digest(config.ledger_path))
-    if nothing_new and "card" in header.summary and entry_files_in_place(out, header):
+    if nothing_new and card_json(header.summary.get("card")) and entry_files_in_place(out, header):
         if apply:
             stamps.save()
         return _unchanged_build(header)
@@ -299,7 +300,6 @@ def build(
     marks = topic_record.settle(config, result.ledger, now, write=apply and not config.read_only)
     # Imported here: the renderers' libraries cost more than an up-to-date build.
     from feedsvc.site.model import Site
-    from feedsvc.site.root import Card
 
     site = Site.from_ingest(config, result, topic_marks=marks)
     settings = {name: str(value) for name, value in published_settings(config)}

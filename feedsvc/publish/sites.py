@@ -13,6 +13,7 @@ from feedsvc.instance import InstanceConfig
 from feedsvc.publish.export import Outcome
 from feedsvc.publish.tree import Tree
 from feedsvc.site import root
+from feedsvc.site.cards import Card
 from feedsvc.site import routes as urls
 
 
@@ -23,7 +24,7 @@ def out_folder(out: Path, instance: InstanceConfig, name: str) -> Path:
 
 def placed(instance: InstanceConfig, cards: dict[str, dict]) -> list[root.Placed]:
     """The sites' cards (as JSON, from their builds), sorted by name."""
-    return [root.Placed(name, instance.prefix(name), root.Card.from_json(cards[name])) for name in sorted(cards)]
+    return [root.Placed(name, instance.prefix(name), Card.from_json(cards[name])) for name in sorted(cards)]
 
 
 def write_root(out: Path, instance: InstanceConfig, cards: dict[str, dict], apply: bool = True) -> Outcome:

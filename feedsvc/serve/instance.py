@@ -36,6 +36,7 @@ from feedsvc.serve.answers import ALLOWED_METHODS, MAX_PATH_CHARS, NOT_FOUND, TO
 from feedsvc.serve.answers import site_figures, site_health
 from feedsvc.serve.live import Generation, LiveSite, Snapshot, take_snapshot
 from feedsvc.site import root
+from feedsvc.site.cards import Card
 
 log = logging.getLogger("feedsvc")
 
@@ -105,7 +106,7 @@ class Instance:
         self.slots: dict[str, Slot] = {}
         self._arriving: dict[str, Slot] = {}  # new site folders, settling: not a site of the server yet
         self._root: tuple[object, dict[str, conditional.Served]] | None = None
-        self._cards: dict[str, tuple[Generation, root.Card]] = {}
+        self._cards: dict[str, tuple[Generation, Card]] = {}
         self._apply(scan(self.settings.folder), time.monotonic(), first=True)
         self._next_check = time.monotonic() + poll_seconds
 
@@ -318,12 +319,12 @@ class Instance:
         self._root = (key, prepared)
         return prepared
 
-    def _card(self, name: str, generation: Generation) -> root.Card:
+    def _card(self, name: str, generation: Generation) -> Card:
         kept = self._cards.get(name)
         if kept is not None and kept[0] is generation:
             return kept[1]
         with generation.lock:  # the site's caches are not thread-safe
-            card = root.Card.of(generation.site)
+            card = Card.of(generation.site)
         self._cards[name] = (generation, card)
         return card
 

@@ -1,8 +1,7 @@
 """The root of an instance of several sites: an HTML page listing every
 site with its feeds and newest articles, and an OPML file of every feed of
-every site. Both are made from each site's `Card`, a few values taken from
-its `Site` (kept by the export between builds as JSON), so the server and
-the static export write the same bytes. Pure: values in, bytes out."""
+every site. Both are made from each site's `Card` (`cards`), so the server and the static
+export write the same bytes. Pure: values in, bytes out."""
 
 from __future__ import annotations
 
@@ -13,63 +12,15 @@ from lxml import etree
 from feedsvc.config import GENERATOR
 from feedsvc.site import pages
 from feedsvc.site import routes as urls
+from feedsvc.site.cards import Card
 from feedsvc.site.entries import xml_safe
 from feedsvc.site.feeds import OPML_DOCS
 
-# How many of a site's newest articles the root page shows.
-NEWEST = 5
 TITLE = "All sites"
 # Where the root's own documents live; with a site mounted at `/`, that
 # site keeps `/` and `/feeds.opml`, and the list of sites moves aside.
 INDEX_PATH, OPML_PATH = urls.INDEX_PATH, urls.OPML_PATH
 ASIDE_INDEX_PATH, ASIDE_OPML_PATH = "/sites/", "/sites.opml"
-
-
-@dataclass(frozen=True)
-class Card:
-    """What the root shows of one site. Paths are the site's own (under
-    its prefix they are the instance's); `url` is its base URL."""
-
-    title: str
-    subtitle: str
-    url: str
-    articles: int
-    feeds: tuple[tuple[str, str, str], ...]  # (title, Atom feed path, page path): the site's, then each category's and topic's
-    newest: tuple[tuple[str, str, str, str], ...]  # (title, page path, RFC 3339 in the site's zone, YYYY-MM-DD)
-
-    @classmethod
-    def of(cls, site) -> "Card":
-        """The card of a `feedsvc.site.model.Site`."""
-        config = site.config
-        feeds = [(config.site_title, urls.feed_path(None, "atom"), urls.INDEX_PATH)]
-        for info in [*site.category_infos(), *site.topic_infos()]:
-            feeds.append((f"{config.site_title}: {info.name}", urls.feed_path(info.key, "atom"), urls.html_path(info.key)))
-        newest = []
-        for article in site.feed(None).subscription[:NEWEST]:
-            local = article.published.astimezone(config.zone)
-            newest.append((article.title, urls.article_path(article.id), local.isoformat(timespec="seconds"), local.strftime("%Y-%m-%d")))
-        return cls(config.site_title, config.site_subtitle, config.site_url, site.article_count, tuple(feeds), tuple(newest))
-
-    def to_json(self) -> dict:
-        return {
-            "title": self.title,
-            "subtitle": self.subtitle,
-            "url": self.url,
-            "articles": self.articles,
-            "feeds": [list(feed) for feed in self.feeds],
-            "newest": [list(article) for article in self.newest],
-        }
-
-    @classmethod
-    def from_json(cls, data: dict) -> "Card":
-        """A card as `to_json` wrote it; raises KeyError, TypeError or
-        ValueError for anything else."""
-        feeds = tuple((str(a), str(b), str(c)) for a, b, c in data["feeds"])
-        newest = tuple((str(a), str(b), str(c), str(d)) for a, b, c, d in data["newest"])
-        return cls(str(data["title"]), str(data["subtitle"]), str(data["url"]), int(data["articles"]), feeds, newest)
-
-    def absolute(self, path: str) -> str:
-        return urls.absolute(self.url, path)
 
 
 @dataclass(frozen=True)
