@@ -38,7 +38,7 @@ NEW_CARDS = [card(NEW_TITLE, "Operators of the harbour cranes now work from an o
 def fixed_clock(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SOURCE_DATE_EPOCH", str(NOW_EPOCH))
     for name in list(os.environ):
-        if name.startswith("FEEDSVC_"):
+        if name.startswith("FEEDSVC_") and name != "FEEDSVC_TEST_SEED":
             monkeypatch.delenv(name)
 
 
@@ -368,3 +368,38 @@ def test_every_exported_file_holds_what_the_app_answers_at_its_path(sites, tmp_p
         assert answer.status_code == 200 and answer.data == body, file
     assert not check_tree(out).problems
     assert run("check", str(out), "--sites", str(sites)).exit_code == 0
+
+
+def test_hostile_paths_under_every_prefix_get_a_4xx_and_nothing_private(sites):
+    from test_app import HOSTILE_PATHS
+
+    client = instance_app(sites).test_client()
+    private = [b"site_key", b"Traceback", b"import ", b"root:", (sites / "rail" / "feedsvc.toml").read_bytes()[:60]]
+    for prefix in ("", "/rail", "/nowhere"):
+        for path in HOSTILE_PATHS:
+            response = client.get(prefix + path)
+            assert 400 <= response.status_code < 500, prefix + path
+            assert not any(secret in response.data for secret in private), prefix + path
+    for method in ("POST", "PUT", "DELETE"):
+        assert client.open("/rail/feeds/all.atom", method=method).status_code == 405
+    assert client.open("/", method="OPTIONS").headers["Allow"] == "GET, HEAD, OPTIONS"
+
+
+def test_any_mix_of_broken_sites_leaves_the_others_serving_and_building(tmp_path, rng):
+    names = tuple(f"site{number}" for number in range(5))
+    sites = make_sites(tmp_path / "sites", names)
+    broken = {name: rng.choice(sorted(BREAKAGES)) for name in rng.sample(names, rng.randint(0, len(names)))}
+    for name, breakage in broken.items():
+        BREAKAGES[breakage](sites / name)
+    healthy = sorted(set(names) - set(broken))
+    client = instance_app(sites).test_client()
+    for name in names:
+        assert client.get(f"/{name}/feeds/all.atom").status_code == (503 if name in broken else 200), (name, broken)
+    listed = lxml.html.fromstring(client.get("/").data).xpath("//h3/a/@href")
+    assert listed == [f"{name}/index.html" for name in healthy]
+    out = tmp_path / "out"
+    result = run("build", "--sites", str(sites), "--out", str(out))
+    assert result.exit_code == (1 if broken else 0), result.output
+    assert sorted(path.name for path in out.iterdir() if path.is_dir()) == healthy
+    assert client.get("/").data == (out / "index.html").read_bytes()
+    assert not check_tree(out).problems

@@ -86,7 +86,7 @@ def _check_site(root: Path, base_url: str | None, files: list[str]) -> Report:
     base = base_url.rstrip("/") + "/" if base_url else _discover_base(root, files)
     _check_formats_agree(parsed, report.problems)
     if base is None:
-        if parsed:
+        if any(document.links for document in parsed.values()):  # (an empty list of sites links nowhere)
             report.problems.append(
                 Problem(".", "cannot tell the tree's base URL: no Atom feed has a self link ending in its own path; pass --base-url")
             )
