@@ -177,10 +177,10 @@ def write_results(args: argparse.Namespace, argv: list[str], figures: dict, seco
             f"| workers {served_workers:,.0f} MB ({found['feeds']} feeds) "
             f"| {rate:,.0f} (p99 {statistics.median(found['p99']):.1f} ms; runs {', '.join(f'{r:,.0f}' for r in found['rates'])}) |"
         )
-    one, many = figures.values()
+    (_, one), (together, many) = figures.items()
     lines += [
         "",
-        f"{len(figures) and list(figures)[1]}: {statistics.median(many['rates']) / statistics.median(one['rates']):.2f}x the requests/s of one site alone; "
+        f"{together}: {statistics.median(many['rates']) / statistics.median(one['rates']):.2f}x the requests/s of one site alone; "
         f"{many['served'][0] / one['served'][0]:.1f}x its workers' memory for {args.sites}x the articles.",
         "",
     ]
