@@ -118,7 +118,7 @@ def write_results(path: Path, ctx: Context, command: str, seconds: float, load_b
 
 # Sections that other tools write into RESULTS.md (fuzz/run.py's figures):
 # carried over as they are when the benchmarks rewrite the file.
-KEPT_SECTIONS = ("## Fuzzing", "## Focused measurements", "## Store")
+KEPT_SECTIONS = ("## Fuzzing", "## Focused measurements", "## Store", "## Sites")
 
 
 def kept_sections(path: Path) -> list[str]:

@@ -17,8 +17,8 @@ ALLOWED = {
     "core": {"feedsvc.errors"},
     "store": {"feedsvc.core", "feedsvc.config", "feedsvc.errors"},
     "site": {"feedsvc.core", "feedsvc.config", "feedsvc.errors"},
-    "publish": {"feedsvc.core", "feedsvc.store", "feedsvc.site", "feedsvc.config", "feedsvc.clock", "feedsvc.errors"},
-    "serve": {"feedsvc.core", "feedsvc.store", "feedsvc.site", "feedsvc.config", "feedsvc.clock", "feedsvc.errors"},
+    "publish": {"feedsvc.core", "feedsvc.store", "feedsvc.site", "feedsvc.config", "feedsvc.instance", "feedsvc.clock", "feedsvc.errors"},
+    "serve": {"feedsvc.core", "feedsvc.store", "feedsvc.site", "feedsvc.config", "feedsvc.instance", "feedsvc.clock", "feedsvc.errors"},
 }
 
 # Modules through which code reaches files, the network, processes or the clock.

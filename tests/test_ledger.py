@@ -4,7 +4,6 @@ processes at once."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import subprocess

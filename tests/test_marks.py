@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from feedsvc.store import ledger as ledger_file
 from feedsvc.cli import main
 from feedsvc.config import load_config
 from feedsvc.core.merge import withdrawals

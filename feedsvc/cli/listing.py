@@ -8,7 +8,6 @@ from pathlib import Path
 
 import click
 import orjson
-from click.core import ParameterSource
 
 from feedsvc.store import ledger as ledger_file
 from feedsvc.config import Config
@@ -16,24 +15,57 @@ from feedsvc.store.ingest import Ingest
 from feedsvc.cli import main
 from feedsvc.store.preview import describe
 from feedsvc.store.preview import preview as page_preview
-from feedsvc.cli.common import article_json, command_time, configure, run_ingest, seeds_options
+from feedsvc.cli.common import Source, article_json, command_time, configure, each_site, run_ingest, seeds_options
 
 
 @main.command("articles")
 @seeds_options
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of a table.")
 @click.option("--all", "include_withdrawn", is_flag=True, help="Also list withdrawn articles and operator marks.")
-def articles_command(seeds: Path, ledger: Path | None, as_json: bool, include_withdrawn: bool) -> None:
+def articles_command(source: Source, as_json: bool, include_withdrawn: bool) -> None:
     """List the articles, newest first.
 
     Listing is a run like any other: it records in the ledger what is new
     in the seeds folder, which settles new articles' ids, dates and
-    categories. To look without recording anything, use `feedsvc preview`."""
-    config = configure(seeds, ledger)
-    result = run_ingest(config, command_time())
+    categories. To look without recording anything, use `feedsvc preview`.
+
+    With --sites and no --site, every site's articles, each row (or JSON
+    object) naming its site; a site that cannot be read is reported on
+    stderr, the others are listed, and the command exits 1 naming it."""
+    if source.sites is not None and source.site is None:
+        _every_site(source, as_json, include_withdrawn)
+        return
+    _print(_listed(configure(source), command_time(), include_withdrawn), as_json)
+
+
+def _listed(config: Config, now: dt.datetime, include_withdrawn: bool) -> list[dict]:
+    result = run_ingest(config, now)
     listed = [article_json(a) for a in result.articles(config.site_key)]
     if include_withdrawn:
         listed += _marks(result, config)
+    return listed
+
+
+def _every_site(source: Source, as_json: bool, include_withdrawn: bool) -> None:
+    _, sites = each_site(source)
+    now = command_time()
+    listed: list[dict] = []
+    broken = []
+    for name, config, error in sites:
+        if config is not None:
+            try:
+                listed += [{"site": name, **row} for row in _listed(config, now, include_withdrawn)]
+                continue
+            except click.ClickException as failure:
+                error = failure.format_message()
+        click.echo(f"feedsvc: error: site {name}: {error}", err=True)
+        broken.append(name)
+    _print(listed, as_json)
+    if broken:
+        raise click.ClickException(f"{len(broken)} of {len(sites)} sites could not be read: {', '.join(broken)}")
+
+
+def _print(listed: list[dict], as_json: bool) -> None:
     # One write of UTF-8 bytes for the whole listing: 100,000 separate
     # echoes, the standard library's pure-Python indenting encoder, or
     # click's scan of a long text for colour codes each take seconds.
@@ -45,7 +77,8 @@ def articles_command(seeds: Path, ledger: Path | None, as_json: bool, include_wi
 
 def _table_row(row: dict) -> str:
     mark = f"  [{row['mark']}]" if "mark" in row else ""
-    return f"{row['id']}  {row['published'][:10]}  {row['category'][:20]:<20}  {row['title']}{mark}"
+    site = f"{row['site']}  " if "site" in row else ""
+    return f"{site}{row['id']}  {row['published'][:10]}  {row['category'][:20]:<20}  {row['title']}{mark}"
 
 
 def _marks(result: Ingest, config: Config) -> list[dict]:
@@ -83,8 +116,7 @@ def _marks(result: Ingest, config: Config) -> list[dict]:
 @main.command("preview")
 @click.argument("file", type=click.Path(path_type=Path, dir_okay=False), required=False)
 @seeds_options
-@click.pass_context
-def preview_command(context: click.Context, file: Path | None, seeds: Path, ledger: Path | None) -> None:
+def preview_command(file: Path | None, source: Source) -> None:
     """Show what the seeds folder, or one page FILE, would yield, recording nothing.
 
     Without FILE: each article the next run would add (+), change (~) or
@@ -94,14 +126,15 @@ def preview_command(context: click.Context, file: Path | None, seeds: Path, ledg
 
     With FILE (a .txt or .html page, anywhere): each card's title, date,
     category, link and first words, and the page's warnings, read with the
-    settings of --seeds/FEEDSVC_SEEDS, else of the file's own folder. Use
+    settings of --seeds/FEEDSVC_SEEDS (or --sites with --site), else of the
+    file's own folder. Use
     it to try [html] selectors before a page goes live."""
     if file is None:
-        config = configure(seeds, ledger)
+        config = configure(source)
         print_changes(config, command_time(), "feedsvc preview")
         return
-    given = context.get_parameter_source("seeds") in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
-    config = configure(seeds if given else file.parent, None)
+    given = source.seeds_given or source.sites is not None
+    config = configure(source if given else Source(file.parent))
     items, problems = page_preview(config, file, command_time())
     for problem in problems:
         click.echo(f"feedsvc: warning: {file.parent / str(problem)}", err=True)

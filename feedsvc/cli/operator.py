@@ -6,13 +6,12 @@ harmless."""
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import click
 
 from feedsvc.cli import main
-from feedsvc.cli.common import command_time, configure, run_ingest, run_mark, seeds_options
+from feedsvc.cli.common import Source, command_time, configure, run_ingest, run_mark, seeds_options
 from feedsvc.config import Config
 from feedsvc.core import marks
 from feedsvc.core.merge import midnight
@@ -35,11 +34,11 @@ def article_named(ledger: Ledger, config: Config, given: str) -> str:
 @seeds_options
 @click.argument("article")
 @click.option("--note", help="Why the article was withdrawn, kept in the ledger.")
-def takedown_command(seeds: Path, ledger: Path | None, article: str, note: str | None) -> None:
+def takedown_command(source: Source, article: str, note: str | None) -> None:
     """Withdraw ARTICLE from every feed, archive and page, for good.
 
     ARTICLE is its short id, its urn:uuid: id, or its page's URL."""
-    config = configure(seeds, ledger)
+    config = configure(source)
     now = command_time()
     found: dict[str, object] = {}
 
@@ -56,11 +55,11 @@ def takedown_command(seeds: Path, ledger: Path | None, article: str, note: str |
 @seeds_options
 @click.argument("new")
 @click.argument("old")
-def alias_command(seeds: Path, ledger: Path | None, new: str, old: str) -> None:
+def alias_command(source: Source, new: str, old: str) -> None:
     """Give the article NEW (a rewritten headline) the id of OLD.
 
     Each is a short id, a urn:uuid: id, or an article page's URL."""
-    config = configure(seeds, ledger)
+    config = configure(source)
     now = command_time()
     ids: dict[str, str] = {}
 
@@ -76,11 +75,11 @@ def alias_command(seeds: Path, ledger: Path | None, new: str, old: str) -> None:
 @seeds_options
 @click.argument("article")
 @click.option("--page", required=True, help="The page file from which on the headline is a different article.")
-def split_command(seeds: Path, ledger: Path | None, article: str, page: str) -> None:
+def split_command(source: Source, article: str, page: str) -> None:
     """Split ARTICLE: cards with its headline on PAGE and newer pages become a new article.
 
     ARTICLE is its short id, its urn:uuid: id, or its page's URL."""
-    config = configure(seeds, ledger)
+    config = configure(source)
     ids: dict[str, str] = {}
 
     def split(current: Ledger) -> Ledger:
@@ -97,7 +96,7 @@ def split_command(seeds: Path, ledger: Path | None, article: str, page: str) -> 
 @click.argument("article")
 @click.option("--category", "category", help="File the article under this category, for good.")
 @click.option("--published", "published", help="Its publication date: YYYY-MM-DD (midnight, site time zone) or RFC 3339.")
-def edit_command(seeds: Path, ledger: Path | None, article: str, category: str | None, published: str | None) -> None:
+def edit_command(source: Source, article: str, category: str | None, published: str | None) -> None:
     """Correct one article's category or publication date.
 
     ARTICLE is its short id, its urn:uuid: id, or its page's URL. Readers
@@ -108,7 +107,7 @@ def edit_command(seeds: Path, ledger: Path | None, article: str, category: str |
         raise click.UsageError("give --category NAME, --published DATE, or both")
     if category is not None and not category.strip():
         raise click.BadParameter("a category needs a name", param_hint="--category")
-    config = configure(seeds, ledger)
+    config = configure(source)
     moment = _publication_date(published, config.zone) if published is not None else None
     now = command_time()
     found: dict[str, object] = {}
@@ -148,14 +147,14 @@ def _publication_date(given: str, zone: dt.tzinfo) -> dt.datetime:
 @seeds_options
 @click.option("--apply", "apply", is_flag=True, help="Refile the articles; without it, only show what would move.")
 @click.option("--force", is_flag=True, help="Refile more than max_new_articles articles at once.")
-def recategorize_command(seeds: Path, ledger: Path | None, apply: bool, force: bool) -> None:
+def recategorize_command(source: Source, apply: bool, force: bool) -> None:
     """Refile articles by today's category rules.
 
     Only articles whose category came from a keyword rule (or the default)
     move: a category the page names, or one set with `edit`, stays. A refile
     is a correction, not news: articles keep their `updated` time, and the
     feeds they leave and join advance their own timestamps."""
-    config = configure(seeds, ledger)
+    config = configure(source)
     now = command_time()
     site = site_of(config)
     planned: dict[str, list] = {}

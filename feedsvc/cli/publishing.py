@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import sys
 import time
 from pathlib import Path
@@ -10,10 +11,11 @@ from pathlib import Path
 import click
 import filelock
 
+from feedsvc.config import Config
 from feedsvc.errors import FeedsvcError, SeedsError
 from feedsvc.cli import main
 from feedsvc.cli.listing import print_changes
-from feedsvc.cli.common import command_time, configure, run_ingest, seeds_options
+from feedsvc.cli.common import Source, command_time, configure, each_site, run_ingest, seeds_options
 
 
 @main.command("build")
@@ -25,8 +27,7 @@ from feedsvc.cli.common import command_time, configure, run_ingest, seeds_option
 @click.option("--force", is_flag=True, help="Publish even when the publish guard refuses the run.")
 @click.option("--allow-empty", is_flag=True, help="Publish even when the site has no article at all.")
 def build_command(
-    seeds: Path,
-    ledger: Path | None,
+    source: Source,
     out: Path | None,
     base_url: str | None,
     check_only: bool,
@@ -42,20 +43,37 @@ def build_command(
     articles to a ledger that already has some, or whose new pages hold no
     article card (--force overrides), and a site with no article at all
     (--allow-empty overrides). Ends with one summary line on stderr.
+
+    With --sites DIR, every site into its own subfolder of --out (the
+    root_site into --out itself), then the list of sites (index.html) and
+    feeds.opml of every feed; a site that cannot be built keeps its last
+    build's files, and the command exits 1 naming it. With --site NAME
+    too, only that site's subfolder.
     """
     if out is None and not show_diff:
         raise click.UsageError("pass --out DIR, the folder to write the tree into")
-    config = configure(seeds, ledger, base_url=base_url)
-    now = command_time()
+    if source.sites is not None:
+        _build_sites(source, out, base_url, check_only, show_diff, force, allow_empty)
+        return
+    config = configure(source, base_url=base_url)
+    result = _build_one(config, out, command_time(), check_only, show_diff, force, allow_empty)
+    if check_only and result is not None and not result.outcome.up_to_date:
+        sys.exit(1)
+
+
+def _build_one(config: Config, out: Path | None, now: dt.datetime, check_only: bool, show_diff: bool, force: bool, allow_empty: bool, label: str = ""):
+    """One site's build (or --check, or --diff) and its summary on stderr;
+    the `export.Build`, or None after --diff alone."""
     from feedsvc.publish import export
     from feedsvc.publish.progress import DelayedProgress
 
     started = time.perf_counter()
     try:
         if show_diff:
-            print_changes(config, now, "feedsvc build --diff", out)
+            print_changes(config, now, f"feedsvc build --diff: {label}".rstrip(": "), out)
             if not check_only:
-                return
+                return None
+        assert out is not None
         with contextlib.ExitStack() as stack:
             if not check_only:
                 stack.enter_context(export.output_lock(config, out))
@@ -68,52 +86,109 @@ def build_command(
     except filelock.Timeout:
         raise click.ClickException(f"another build has held {out} for 10 minutes; is one stuck?") from None
     except OSError as error:
-        # A full disk or an unwritable folder. Files are only ever replaced
-        # whole, so what is already published stays whole and linked up.
-        raise click.ClickException(
-            f"{out}: {error.strerror or error}" + (f" ({error.filename})" if error.filename else "") + "; every published file is still whole "
-            "(each is replaced in one step); make room or make the folder writable, then build again"
-        ) from None
+        raise _disk_error(out, error) from None
     for problem in result.problems:
         click.echo(f"feedsvc: warning: {config.seeds / problem}", err=True)
     outcome = result.outcome
     if check_only:
-        for kind, files in (("added", outcome.added), ("changed", outcome.changed), ("removed", outcome.removed)):
-            for file in files:
-                click.echo(f"{kind}: {out / file}")
+        _list_changes(out, outcome)
         if result.refusal:
-            click.echo(f"feedsvc: note: a build would refuse to publish: {result.refusal}", err=True)
+            click.echo(f"feedsvc: note: {label}a build would refuse to publish: {result.refusal}", err=True)
     verb = "to write" if check_only else "written"
     click.echo(
-        f"feedsvc build: {result.pages_read} pages read, {result.pages_skipped} skipped; "
+        f"feedsvc build: {label}{result.pages_read} pages read, {result.pages_skipped} skipped; "
         f"{result.articles} articles, {result.new} new, {result.changed} changed; "
         f"{outcome.written} files {verb}, {outcome.unchanged} unchanged, {len(outcome.removed)} "
         f"{'to remove' if check_only else 'removed'}; {time.perf_counter() - started:.2f} s",
         err=True,
     )
-    for name, before, now in result.setting_changes:
-        hint = f" (pass --base-url {before} to build as before)" if name == "base_url" else ""
-        click.echo(f"feedsvc: note: {name} is {now!r}, but was {before!r} in the last build into {out}{hint}", err=True)
+    for name, before, value in result.setting_changes:
+        hint = f" (pass --base-url {before} to build as before)" if name == "base_url" and not label else ""
+        click.echo(f"feedsvc: note: {label}{name} is {value!r}, but was {before!r} in the last build into {out}{hint}", err=True)
     for warning in outcome.warnings:
         click.echo(f"feedsvc: warning: {warning}", err=True)
-    if check_only and not outcome.up_to_date:
+    return result
+
+
+def _disk_error(out: Path, error: OSError) -> click.ClickException:
+    # A full disk or an unwritable folder. Files are only ever replaced
+    # whole, so what is already published stays whole and linked up.
+    return click.ClickException(
+        f"{out}: {error.strerror or error}" + (f" ({error.filename})" if error.filename else "") + "; every published file is still whole "
+        "(each is replaced in one step); make room or make the folder writable, then build again"
+    )
+
+
+def _list_changes(out: Path, outcome) -> None:
+    for kind, files in (("added", outcome.added), ("changed", outcome.changed), ("removed", outcome.removed)):
+        for file in files:
+            click.echo(f"{kind}: {out / file}")
+
+
+def _build_sites(source: Source, out: Path | None, base_url: str | None, check_only: bool, show_diff: bool, force: bool, allow_empty: bool) -> None:
+    """Every site of --sites DIR into its subfolder of --out, then the
+    root's list of sites and OPML. A site that cannot be built is reported
+    and skipped; the command then exits 1 naming it. With --site, that one
+    site's subfolder only."""
+    from feedsvc.publish.sites import out_folder, write_root
+
+    instance, sites = each_site(source, base_url=base_url)
+    now = command_time()
+    cards: dict[str, dict] = {}
+    broken: list[str] = []
+    stale = False
+    for name, config, error in sites:
+        if config is not None:
+            try:
+                result = _build_one(config, out_folder(out, instance, name) if out else None, now, check_only, show_diff, force, allow_empty, f"site {name}: ")
+            except click.ClickException as failure:
+                error = failure.format_message()
+            else:
+                if result is not None:
+                    cards[name] = result.card
+                    stale = stale or (check_only and not result.outcome.up_to_date)
+                continue
+        click.echo(f"feedsvc: error: site {name}: {error}", err=True)
+        broken.append(name)
+    if out is not None and source.site is None and (check_only or not show_diff):
+        try:
+            outcome = write_root(out, instance, cards, apply=not check_only)
+        except OSError as error:
+            raise _disk_error(out, error) from None
+        if check_only:
+            _list_changes(out, outcome)
+            stale = stale or not outcome.up_to_date
+        verb = "to write" if check_only else "written"
+        click.echo(f"feedsvc build: the list of {len(cards)} site(s): {outcome.written} files {verb}, {outcome.unchanged} unchanged", err=True)
+    if broken:
+        raise click.ClickException(f"{len(broken)} of {len(sites)} sites not built: {', '.join(broken)}; the others were")
+    if stale:
         sys.exit(1)
 
 
 @main.command("check")
 @click.argument("folder", type=click.Path(path_type=Path, exists=True, file_okay=False))
 @click.option("--base-url", help="URL the tree is served from [default: read from the feeds' self links].")
-def check_command(folder: Path, base_url: str | None) -> None:
+@click.option(
+    "--sites",
+    type=click.Path(path_type=Path, file_okay=False),
+    envvar="FEEDSVC_SITES",
+    help="The folder of several sites the tree was built from: each site's links are checked under its own base URL, and every site must be there.",
+)
+def check_command(folder: Path, base_url: str | None, sites: Path | None) -> None:
     """Validate the feeds of an exported tree as a strict validator would.
 
     Atom against RFC 4287 (its RELAX NG grammar and the rules the grammar
     leaves out), RSS 2.0, JSON Feed 1.1, ids unique in each feed and the
     same in every format of it, and every entry link resolving to a file
-    of the tree. Prints each problem as FILE: message; exits 1 if any.
+    of the tree. A tree of several sites is checked site by site, and its
+    OPML against them all. Prints each problem as FILE: message; exits 1
+    if any.
     """
     from feedsvc.publish.check import check_tree
 
-    report = check_tree(folder, base_url)
+    bases = _site_bases(Source(Path("seeds"), sites=sites), base_url) if sites is not None else None
+    report = check_tree(folder, base_url, bases)
     for problem in report.problems:
         click.echo(f"{folder / problem.source}: " + (f"line {problem.line}: " if problem.line else "") + problem.message)
     click.echo(f"feedsvc check: {report.documents} documents checked, {len(report.problems)} problems", err=True)
@@ -121,17 +196,30 @@ def check_command(folder: Path, base_url: str | None) -> None:
         sys.exit(1)
 
 
+def _site_bases(source: Source, base_url: str | None) -> dict[str, str]:
+    """Each site's folder in the tree ("" for the root site) and its base
+    URL, from the settings; a site that cannot be loaded is reported."""
+    instance, sites = each_site(source, base_url=base_url)
+    bases = {}
+    for name, config, error in sites:
+        if config is None:
+            click.echo(f"feedsvc: warning: site {name} is not checked: {error}", err=True)
+            continue
+        bases["" if name == instance.root_site else name] = config.site_url
+    return bases
+
+
 @main.command("ping")
 @seeds_options
 @click.option("--hub", help="WebSub hub URL [default: the websub_hub setting, FEEDSVC_WEBSUB_HUB].")
-def ping_command(seeds: Path, ledger: Path | None, hub: str | None) -> None:
+def ping_command(source: Source, hub: str | None) -> None:
     """Tell the WebSub hub about every feed that changed since the last ping.
 
     Sends one hub.mode=publish notification per changed feed and records
     what the hub accepted in websub.json beside the ledger. Exits 1 when
     the hub refused or could not be reached for any feed.
     """
-    config = configure(seeds, ledger)
+    config = configure(source)
     hub = hub or config.websub_hub
     if not hub:
         raise click.UsageError("no hub to notify: pass --hub URL or set websub_hub (FEEDSVC_WEBSUB_HUB)")

@@ -1,4 +1,4 @@
-"""Static publishing: exporting the site as files, the build's manifest and
-publish guard, `--diff`, the strict feed checker and WebSub pings. May
-import `core`, `store`, `site`, `config`, `clock` and `errors`; never
-`serve`."""
+"""Static publishing: exporting the site (or several) as files, the build's
+manifest and publish guard, `--diff`, the strict feed checker and WebSub
+pings. May import `core`, `store`, `site`, `config`, `instance`, `clock`
+and `errors`; never `serve`."""

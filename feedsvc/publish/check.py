@@ -1,91 +1,132 @@
-"""Validate an exported tree the way a strict feed validator would: Atom
-against RFC 4287 (its RELAX NG grammar, plus the rules the grammar cannot
-express), RSS 2.0, JSON Feed 1.1, ids unique within each feed and equal
-across the formats of one feed, and every link into the site resolving to
-a file of the tree. Reads files only; writes nothing."""
+"""Validate an exported tree the way a strict feed validator would: every
+feed document on its own (`validate`: Atom against RFC 4287, RSS 2.0,
+JSON Feed 1.1, OPML), ids equal across the formats of one feed, and every
+link into the site resolving to a file of the tree. The tree of several
+sites (`feedsvc build --sites`) is checked site by site, each under its
+own base URL, and the root's OPML against all of them. Reads files only;
+writes nothing."""
 
 from __future__ import annotations
 
-import datetime as dt
-import email.utils
-import json
 import os
-import re
 from dataclasses import dataclass, field
-from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
 from lxml import etree
 
-from feedsvc.site import routes as urls
 from feedsvc.core.models import Problem
+from feedsvc.publish.validate import (  # noqa: F401 - the validators, as fuzz/run.py calls them
+    Document,
+    atom_schema,
+    check_atom,
+    check_file,
+    check_json_feed,
+    check_opml,
+    check_rss,
+    self_href,
+)
+from feedsvc.site import routes as urls
 
-ATOM = "http://www.w3.org/2005/Atom"
-TOMBSTONES = "http://purl.org/atompub/tombstones/1.0"
-JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
 FEED_SUFFIXES = (".atom", ".rss", ".json", ".opml")
-
-# RFC 3339 date-time as RFC 4287 section 3.3 requires it: upper-case T and
-# Z, seconds present, and a zone always.
-_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})")
-# RFC 3987 section 2.2: an absolute IRI starts with a scheme and a colon.
-_ABSOLUTE_IRI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:[^\s<>\"{}|\\^`]+")
-_ABSOLUTE_URL = re.compile(r"https?://[^\s<>\"]+")
-_A = f"{{{ATOM}}}"
+# A folder of the tree holds a site when its overall feed is there.
+SITE_MARK = urls.file_for(urls.feed_path(None, "atom"))
 
 
 @dataclass
 class Report:
     problems: list[Problem] = field(default_factory=list)
     documents: int = 0
+    base: str | None = None  # the base URL the links were checked against
 
 
-@dataclass
-class _Document:
-    """What the cross-document checks need from one checked file."""
-
-    file: str
-    ids: list[str]
-    links: list[tuple[str, str, int | None]]  # (what, absolute URL, line)
-
-
-@lru_cache(maxsize=1)
-def atom_schema() -> etree.RelaxNG:
-    """RFC 4287 Appendix B, shipped with the package."""
-    grammar = resources.files("feedsvc").joinpath("publish/atom.rng").read_bytes()
-    return etree.RelaxNG(etree.fromstring(grammar))
-
-
-def check_tree(root: Path, base_url: str | None = None) -> Report:
-    """Every problem found in the feeds under `root`."""
+def check_tree(root: Path, base_url: str | None = None, bases: dict[str, str] | None = None) -> Report:
+    """Every problem found in the feeds under `root`: the tree of one site,
+    or of several (a subfolder per site, found by its overall feed, and the
+    root's OPML). Each site's base URL is `bases[name]` when given (from
+    the settings), else `base_url` + `name/`, else read off its own feeds."""
+    sites = site_folders(root)
+    if not sites and not bases:
+        return _check_site(root, base_url, _feed_files(root))
     report = Report()
-    files = _feed_files(root)
-    parsed: dict[str, _Document] = {}
+    found: dict[str, str] = {}  # a site's folder in the tree, with its slash -> its base URL
+    for name in sites:
+        given = (bases or {}).get(name) or (base_url.rstrip("/") + f"/{name}/" if base_url else None)
+        checked = _check_site(root / name, given, _feed_files(root / name))
+        report.documents += checked.documents
+        report.problems += [Problem(f"{name}/{p.source}".removesuffix("/."), p.message, p.line) for p in checked.problems]
+        if checked.base:
+            found[f"{name}/"] = checked.base
+    for name in sorted(set(bases or {}) - set(sites) - {""}):
+        report.problems.append(Problem(name, f"the site {name} is not in the tree (no {name}/{SITE_MARK}); build it"))
+    own = [file for file in _feed_files(root) if file.split("/", 1)[0] not in sites]
+    if (root / SITE_MARK).is_file():
+        # A site mounted at the root: its links reach the other sites' folders too.
+        checked = _check_site(root, (bases or {}).get("") or base_url, own)
+        report.documents += checked.documents
+        report.problems += checked.problems
+    else:
+        _check_root(root, own, found, report)
+    return report
+
+
+def site_folders(root: Path) -> list[str]:
+    """The subfolders of `root` that hold a site, sorted."""
+    try:
+        entries = sorted(os.scandir(root), key=lambda entry: entry.name)
+    except OSError:
+        return []
+    return [entry.name for entry in entries if not entry.name.startswith(".") and os.path.isfile(os.path.join(entry.path, SITE_MARK))]
+
+
+def _check_site(root: Path, base_url: str | None, files: list[str]) -> Report:
+    """One site's documents, `files` under `root`, and their links."""
+    report = Report()
+    parsed, one_line = _check_documents(root, files, report)
+    base = base_url.rstrip("/") + "/" if base_url else _discover_base(root, files)
+    _check_formats_agree(parsed, report.problems)
+    if base is None:
+        if any(document.links for document in parsed.values()):  # (an empty list of sites links nowhere)
+            report.problems.append(
+                Problem(".", "cannot tell the tree's base URL: no Atom feed has a self link ending in its own path; pass --base-url")
+            )
+    else:
+        _check_links(root, base, parsed, report.problems)
+    report.base = base
+    # In a document written on one line, line numbers say nothing.
+    report.problems = [Problem(p.source, p.message) if p.source in one_line else p for p in report.problems]
+    return report
+
+
+def _check_documents(root: Path, files: list[str], report: Report) -> tuple[dict[str, Document], set[str]]:
+    parsed: dict[str, Document] = {}
     one_line: set[str] = set()
     for file in files:
         problems: list[Problem] = []
         data = (root / file).read_bytes()
-        document = _check_file(file, data, problems)
+        document = check_file(file, data, problems)
         if data.count(b"\n") < 3:
             one_line.add(file)
         report.problems += problems
         report.documents += 1
         if document is not None:
             parsed[file] = document
-    base = base_url.rstrip("/") + "/" if base_url else _discover_base(root, files)
-    _check_formats_agree(parsed, report.problems)
-    if base is None:
-        if parsed:
-            report.problems.append(
-                Problem(".", "cannot tell the tree's base URL: no Atom feed has a self link ending in its own path; pass --base-url")
-            )
-    else:
-        _check_links(root, base, parsed, report.problems)
-    # In a document written on one line, line numbers say nothing.
-    report.problems = [Problem(p.source, p.message) if p.source in one_line else p for p in report.problems]
-    return report
+    return parsed, one_line
+
+
+def _check_root(root: Path, files: list[str], sites: dict[str, str], report: Report) -> None:
+    """The root's own documents (the OPML of every site): each link must
+    be a file of the site whose base URL it starts with."""
+    parsed, _ = _check_documents(root, files, report)
+    # The longest base first: a site's own base URL may lie under another's.
+    ordered = sorted(sites.items(), key=lambda pair: len(pair[1]), reverse=True)
+    for file, document in parsed.items():
+        for what, url, line in document.links:
+            target = next((folder + found for folder, base in ordered if (found := file_for_url(base, url)) is not None), None)
+            if target is None:
+                report.problems.append(Problem(file, f"{what} {url!r} is not under the base URL of any site of the tree", line))
+            elif not (root / target).is_file():
+                report.problems.append(Problem(file, f"{what} {url!r} does not resolve to a file of the tree ({target} is missing)", line))
 
 
 def _feed_files(root: Path) -> list[str]:
@@ -101,216 +142,12 @@ def _feed_files(root: Path) -> list[str]:
     return sorted(found)
 
 
-def _check_file(file: str, data: bytes, problems: list[Problem]) -> _Document | None:
-    if file.endswith(".json"):
-        return check_json_feed(file, data, problems)
-    try:
-        parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
-        tree = etree.fromstring(data, parser).getroottree()
-    except etree.XMLSyntaxError as error:
-        problems.append(Problem(file, f"not well-formed XML (truncated?): {error.msg}", error.lineno))
-        return None
-    if file.endswith(".atom"):
-        return check_atom(file, tree, problems)
-    if file.endswith(".rss"):
-        return check_rss(file, tree, problems)
-    return check_opml(file, tree, problems)
-
-
-# Atom
-
-
-def check_atom(file: str, tree: etree._ElementTree, problems: list[Problem]) -> _Document | None:
-    feed = tree.getroot()
-    if feed.tag != _A + "feed":
-        problems.append(Problem(file, f"not an Atom feed: the root element is {feed.tag}"))
-        return None
-    schema = atom_schema()
-    if not schema.validate(tree):
-        for error in schema.error_log:
-            problems.append(Problem(file, f"RFC 4287 grammar: {error.message}", error.line))
-    for element in feed.iter(_A + "updated", _A + "published"):
-        _rfc3339(file, element.text, f"atom:{etree.QName(element).localname}", element.sourceline, problems)
-    for deleted in feed.iter(f"{{{TOMBSTONES}}}deleted-entry"):
-        _rfc3339(file, deleted.get("when"), "at:deleted-entry when", deleted.sourceline, problems)
-    for element in feed.iter(_A + "id"):
-        text = (element.text or "").strip()
-        if not _ABSOLUTE_IRI.fullmatch(text):
-            problems.append(Problem(file, f"atom:id {text!r} is not an absolute IRI (RFC 4287 4.2.6)", element.sourceline))
-    entries = feed.findall(_A + "entry")
-    if feed.find(_A + "author") is None:
-        for entry in entries:
-            if entry.find(_A + "author") is None and entry.find(f"{_A}source/{_A}author") is None:
-                problems.append(Problem(file, "entry has no atom:author and neither has the feed (RFC 4287 4.1.1)", entry.sourceline))
-    selfs = [link for link in feed.findall(_A + "link") if link.get("rel") == "self"]
-    if len(selfs) != 1:
-        problems.append(Problem(file, f"the feed has {len(selfs)} link rel=\"self\"; it needs exactly one"))
-    ids, links = [], []
-    for link in feed.findall(_A + "link"):
-        links.append((f"feed link rel={link.get('rel', 'alternate')}", link.get("href", ""), link.sourceline))
-    for entry in entries:
-        ids.append((entry.findtext(_A + "id") or "").strip())
-        alternates = [link for link in entry.findall(_A + "link") if link.get("rel", "alternate") == "alternate"]
-        if entry.find(_A + "content") is None and not alternates:
-            problems.append(Problem(file, "entry has neither atom:content nor a link rel=\"alternate\" (RFC 4287 4.1.2)", entry.sourceline))
-        for link in entry.findall(_A + "link"):
-            links.append(("entry link", link.get("href", ""), link.sourceline))
-    _unique(file, ids, problems)
-    return _Document(file, ids, [(what, urljoin(_self_href(feed), href), line) for what, href, line in links])
-
-
-def _self_href(feed: etree._Element) -> str:
-    for link in feed.findall(_A + "link"):
-        if link.get("rel") == "self":
-            return link.get("href", "")
-    return ""
-
-
-def _rfc3339(file: str, text: str | None, what: str, line: int | None, problems: list[Problem]) -> None:
-    value = (text or "").strip()
-    if not _RFC3339.fullmatch(value):
-        problems.append(Problem(file, f"{what} {value!r} is not an RFC 3339 date-time with a zone", line))
-        return
-    try:
-        dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        problems.append(Problem(file, f"{what} {value!r} is not a real date and time", line))
-
-
-def _unique(file: str, ids: list[str], problems: list[Problem]) -> None:
-    seen: set[str] = set()
-    for value in ids:
-        if value in seen:
-            problems.append(Problem(file, f"id {value!r} appears more than once"))
-        seen.add(value)
-
-
-# RSS
-
-
-def check_rss(file: str, tree: etree._ElementTree, problems: list[Problem]) -> _Document | None:
-    rss = tree.getroot()
-    if rss.tag != "rss" or rss.get("version") != "2.0":
-        problems.append(Problem(file, 'not an RSS 2.0 document: the root must be <rss version="2.0">'))
-        return None
-    channels = rss.findall("channel")
-    if len(channels) != 1:
-        problems.append(Problem(file, f"RSS needs exactly one channel, found {len(channels)}"))
-        return None
-    channel = channels[0]
-    for name in ("title", "link", "description"):
-        element = channel.find(name)
-        if element is None or (name != "description" and not (element.text or "").strip()):
-            problems.append(Problem(file, f"channel has no {name}, which RSS 2.0 requires"))
-    for name in ("pubDate", "lastBuildDate"):
-        element = channel.find(name)
-        if element is not None:
-            _rfc822(file, element.text, f"channel {name}", element.sourceline, problems)
-    selfs = [link for link in channel.findall(_A + "link") if link.get("rel") == "self"]
-    if len(selfs) > 1:
-        problems.append(Problem(file, f"the channel has {len(selfs)} atom:link rel=\"self\"; it may have one"))
-    ids, links = [], []
-    for link in channel.findall(_A + "link"):
-        links.append((f"channel atom:link rel={link.get('rel', 'alternate')}", link.get("href", ""), link.sourceline))
-    for item in channel.findall("item"):
-        if item.find("title") is None and item.find("description") is None:
-            problems.append(Problem(file, "item has neither title nor description", item.sourceline))
-        date = item.find("pubDate")
-        if date is not None:
-            _rfc822(file, date.text, "item pubDate", date.sourceline, problems)
-        guid = item.find("guid")
-        if guid is not None:
-            value = (guid.text or "").strip()
-            ids.append(value)
-            permalink = guid.get("isPermaLink", "true")
-            if permalink not in {"true", "false"}:
-                problems.append(Problem(file, f"guid isPermaLink={permalink!r} must be true or false", guid.sourceline))
-            elif permalink == "true" and not _ABSOLUTE_URL.fullmatch(value):
-                problems.append(Problem(file, f"guid {value!r} is not a URL, so it needs isPermaLink=\"false\"", guid.sourceline))
-        link = item.find("link")
-        if link is not None:
-            links.append(("item link", (link.text or "").strip(), link.sourceline))
-    _unique(file, ids, problems)
-    return _Document(file, ids, links)
-
-
-def _rfc822(file: str, text: str | None, what: str, line: int | None, problems: list[Problem]) -> None:
-    value = (text or "").strip()
-    parsed = email.utils.parsedate_tz(value)
-    if parsed is None or parsed[9] is None:
-        problems.append(Problem(file, f"{what} {value!r} is not an RFC 822 date with a zone", line))
-        return
-    try:
-        email.utils.parsedate_to_datetime(value)
-    except (ValueError, TypeError):
-        problems.append(Problem(file, f"{what} {value!r} is not a real date and time", line))
-
-
-# JSON Feed
-
-
-def check_json_feed(file: str, data: bytes, problems: list[Problem]) -> _Document | None:
-    try:
-        feed = json.loads(data)
-    except (ValueError, UnicodeDecodeError) as error:
-        problems.append(Problem(file, f"not valid JSON (truncated?): {error}"))
-        return None
-    if not isinstance(feed, dict):
-        problems.append(Problem(file, "a JSON Feed is a JSON object"))
-        return None
-    if feed.get("version") != JSON_FEED_VERSION:
-        problems.append(Problem(file, f"version {feed.get('version')!r} is not {JSON_FEED_VERSION!r}"))
-    if not isinstance(feed.get("title"), str) or not feed["title"].strip():
-        problems.append(Problem(file, "title, which JSON Feed requires, is missing or empty"))
-    items = feed.get("items")
-    if not isinstance(items, list):
-        problems.append(Problem(file, "items, which JSON Feed requires, is missing or not a list"))
-        return None
-    links = [(f"feed {key}", feed[key], None) for key in ("feed_url", "home_page_url") if isinstance(feed.get(key), str)]
-    ids = []
-    for number, item in enumerate(items, 1):
-        where = f"item {number}"
-        if not isinstance(item, dict):
-            problems.append(Problem(file, f"{where} is not an object"))
-            continue
-        if not isinstance(item.get("id"), str) or not item["id"]:
-            problems.append(Problem(file, f"{where} has no id string"))
-        else:
-            ids.append(item["id"])
-        if not isinstance(item.get("content_html"), str) and not isinstance(item.get("content_text"), str):
-            problems.append(Problem(file, f"{where} has neither content_html nor content_text"))
-        for key in ("date_published", "date_modified"):
-            if key in item:
-                value = item[key]
-                _rfc3339(file, value if isinstance(value, str) else repr(value), f"{where} {key}", None, problems)
-        if isinstance(item.get("url"), str):
-            links.append((f"{where} url", item["url"], None))
-    _unique(file, ids, problems)
-    return _Document(file, ids, links)
-
-
-# OPML
-
-
-def check_opml(file: str, tree: etree._ElementTree, problems: list[Problem]) -> _Document | None:
-    root = tree.getroot()
-    if root.tag != "opml" or root.find("body") is None:
-        problems.append(Problem(file, "not an OPML document: it needs <opml> with a <body>"))
-        return None
-    links = []
-    for outline in root.iter("outline"):
-        for attribute in ("xmlUrl", "htmlUrl"):
-            if outline.get(attribute):
-                links.append((f"outline {attribute}", outline.get(attribute), outline.sourceline))
-    return _Document(file, [], links)
-
-
 # Across documents
 
 
-def _check_formats_agree(documents: dict[str, _Document], problems: list[Problem]) -> None:
+def _check_formats_agree(documents: dict[str, Document], problems: list[Problem]) -> None:
     """The Atom, RSS and JSON forms of one feed list the same ids."""
-    by_stem: dict[str, list[_Document]] = {}
+    by_stem: dict[str, list[Document]] = {}
     for file, document in documents.items():
         if not file.endswith(".opml"):
             by_stem.setdefault(file.rsplit(".", 1)[0], []).append(document)
@@ -341,7 +178,7 @@ def _discover_base(root: Path, files: list[str]) -> str | None:
             feed = etree.parse(str(root / file), etree.XMLParser(resolve_entities=False, no_network=True)).getroot()
         except (etree.XMLSyntaxError, OSError):
             continue
-        href = _self_href(feed)
+        href = self_href(feed)
         if href.endswith("/" + file):
             return href[: -len(file)]
     return None
@@ -359,7 +196,7 @@ def _source_link(root: Path, base: str, url: str) -> bool:
     return moved is None or not (root / moved).exists()
 
 
-def _check_links(root: Path, base: str, documents: dict[str, _Document], problems: list[Problem]) -> None:
+def _check_links(root: Path, base: str, documents: dict[str, Document], problems: list[Problem]) -> None:
     for file, document in documents.items():
         own_url = base + file
         for what, url, line in document.links:

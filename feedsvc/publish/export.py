@@ -40,6 +40,7 @@ from feedsvc.store.stamps import STAMPS_NAME, Stamps
 from feedsvc.publish.tree import Tree, remove_temporaries
 from feedsvc.store.files import Folder
 from feedsvc.site import routes as urls
+from feedsvc.site.cards import Card, card_json
 from feedsvc.store import topics as topic_record
 from feedsvc.store.ingest import ingest
 from feedsvc.store.ledger import digest as ledger_digest
@@ -275,6 +276,7 @@ class Build:
     fast: bool = False  # nothing was new: the inputs matched the manifest
     # (setting, value at the last build into this folder, value now)
     setting_changes: list[tuple[str, str, str]] = field(default_factory=list)
+    card: dict | None = None  # what the root of several sites shows of this one (site.root.Card, as JSON)
 
 
 def build(
@@ -288,7 +290,8 @@ def build(
     renderer = renderer_digest(config)
     header = finished_build(state, last, renderer)
     pages = pages_digest(config, stamps)  # before the ingest reads them: a page that changes meanwhile only costs a rebuild
-    if header and header.inputs == inputs_digest(pages, ledger_digest(config.ledger_path)) and entry_files_in_place(out, header):
+    nothing_new = header and header.inputs == inputs_digest(pages, ledger_digest(config.ledger_path))
+    if nothing_new and card_json(header.summary.get("card")) and entry_files_in_place(out, header):
         if apply:
             stamps.save()
         return _unchanged_build(header)
@@ -306,6 +309,7 @@ def build(
         "articles": site.article_count,
         "problems": [str(problem) for problem in result.problems],
         "settings": settings,
+        "card": Card.of(site).to_json(),
     }
     outcome = export(site, out, state, renderer, inputs_digest(pages, result.digest), summary, apply, meter)
     if apply:
@@ -321,6 +325,7 @@ def build(
         outcome=outcome,
         refusal=None if apply else (refusal(result, config.max_new_articles) or (None if allow_empty else emptiness(result, config.seeds))),
         setting_changes=changed_settings(last, settings),
+        card=summary["card"],
     )
 
 
@@ -343,4 +348,5 @@ def _unchanged_build(header: Manifest) -> Build:
         problems=list(summary.get("problems", [])),
         outcome=outcome,
         fast=True,
+        card=summary["card"],
     )

@@ -87,9 +87,10 @@ def _stat(path: os.PathLike) -> tuple[int, int] | None:
     return (stat.st_size, stat.st_mtime_ns)
 
 
-@dataclass
+@dataclass(eq=False)
 class Generation:
-    """One built site and the documents prepared from it so far."""
+    """One built site and the documents prepared from it so far. Two
+    generations are the same only when they are one object."""
 
     config: Config
     site: Site

@@ -152,3 +152,16 @@ def category_page(config: Config, category: CategoryInfo | TopicInfo, articles: 
 def article_page(config: Config, article: Article) -> bytes:
     """One article: its title, dates, category and summary paragraphs."""
     return _render(config, "article.html", article.title, routes.article_path(article.id), article=article)
+
+
+def instance_page(title: str, sites: list[dict], site_url: str, canonical: str, opml: str) -> bytes:
+    """The root of an instance of several sites: each site with its feeds
+    and newest articles (`sites`, as `site.root` prepares them)."""
+    text = _TEMPLATES.get_template("instance.html").render(
+        title=title,
+        sites=sites,
+        canonical=routes.absolute(site_url, canonical),
+        stylesheet=routes.relative(canonical, routes.STYLESHEET_PATH),
+        opml=routes.absolute(site_url, opml),
+    )
+    return text.encode("utf-8", errors="replace")

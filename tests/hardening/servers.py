@@ -32,7 +32,9 @@ class Reply:
 class Gunicorn:
     """`feedsvc serve` on a free port; stopped by its PID only."""
 
-    def __init__(self, seeds: Path, log: Path, *extra: str, workers: int = 2, environ: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, seeds: Path, log: Path, *extra: str, workers: int = 2, environ: dict[str, str] | None = None, folder_option: str = "--seeds"
+    ) -> None:
         self.port = free_port()
         self.log_path = log
         env = {k: v for k, v in os.environ.items() if not k.startswith("FEEDSVC_")}
@@ -41,7 +43,8 @@ class Gunicorn:
         # built bytes can be compared.
         env["FEEDSVC_BASE_URL"] = "http://127.0.0.1:8000/"
         env.update(environ or {})
-        command = [sys.executable, "-m", "feedsvc.cli", "serve", "--seeds", str(seeds), "--port", str(self.port)]
+        # `folder_option` "--sites" serves a folder of several sites.
+        command = [sys.executable, "-m", "feedsvc.cli", "serve", folder_option, str(seeds), "--port", str(self.port)]
         command += ["--workers", str(workers), *extra]
         self._log = log.open("wb")
         self.process = subprocess.Popen(command, env=env, stdout=self._log, stderr=subprocess.STDOUT)

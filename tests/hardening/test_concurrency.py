@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from feedsvc.store import ledger as ledger_file
 from feedsvc.publish.check import check_tree
 
 from .servers import Gunicorn

@@ -19,7 +19,6 @@ import pytest
 
 from feedsvc.publish import export
 from feedsvc.publish.manifest import PENDING_NAME, state_folder
-from feedsvc.store import ledger as ledger_file
 from feedsvc.publish.check import check_tree
 from feedsvc.config import load_config
 from feedsvc.core.models import Ledger

@@ -7,7 +7,6 @@ import datetime as dt
 import json
 import os
 import re
-import shutil
 import tempfile
 from pathlib import Path
 
@@ -16,7 +15,6 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from feedsvc.store import ledger as ledger_file
 from feedsvc.publish.check import check_tree
 from feedsvc.cli import main
 from feedsvc.config import load_config

@@ -5,7 +5,6 @@ proportion to the page, never faster."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 import subprocess

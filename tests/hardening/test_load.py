@@ -12,7 +12,6 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from feedsvc.store import ledger as ledger_file
 from feedsvc.publish.check import check_tree
 from feedsvc.core.text import article_id, title_key
 from feedsvc.site.routes import article_path

@@ -22,8 +22,6 @@ from typing import Iterator
 import pytest
 from click.testing import CliRunner
 
-from feedsvc.store import ledger as ledger_file
-from feedsvc.publish.check import check_tree
 from feedsvc.cli import main
 
 from .servers import Gunicorn

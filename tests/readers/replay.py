@@ -112,13 +112,16 @@ class FeedChecks:
         self.grammar = grammar
         self.last: dict[str, tuple[bytes, str, dt.datetime]] = {}  # path -> (body, ETag, Last-Modified)
 
-    def problems(self, server: Server, day: Day, articles: int) -> list[str]:
+    def problems(self, server: Server, day: Day, articles: int | dict[str, int]) -> list[str]:
         """Every feed is valid, lists the same entries in all three formats
-        (the overall feeds: every article), and its Last-Modified advances
+        (the overall feeds: every article; with several sites, `articles`
+        holds the count of each overall feed, by path without its
+        extension), and its Last-Modified advances
         whenever its bytes change: clients built on libcurl's time condition,
         newsboat among them, drop a 200 whose Last-Modified is no newer than
         the one they sent."""
         problems: list[str] = []
+        overall = {"/feeds/all": articles} if isinstance(articles, int) else articles
         ids_by_feed: dict[str, dict[str, set]] = {}
         for url in subscription_feeds(server):
             path = url[len(server.url) - 1 :]
@@ -130,9 +133,9 @@ class FeedChecks:
             ids = self.entry_ids(reply, where, problems)
             if len(set(ids)) != len(ids):
                 problems.append(f"{where}: an entry id appears twice")
-            if path.startswith("/feeds/all.") and len(ids) != articles:
-                problems.append(f"{where}: {len(ids)} entries for {articles} articles")
             base, fmt = path.rsplit(".", 1)
+            if base in overall and len(ids) != overall[base]:
+                problems.append(f"{where}: {len(ids)} entries for {overall[base]} articles")
             ids_by_feed.setdefault(base, {})[fmt] = set(ids)
             problems += self.freshness(where, path, url, reply)
         for base, formats in ids_by_feed.items():
@@ -243,12 +246,20 @@ def run_replay(
     newsboat: bool = True,
     build_every: int = 10,
     say: Callable[[str], None] = lambda _: None,
+    sites: int = 1,
+    topic: bool = False,
 ) -> Outcome:
     """Replay `settings.days` days and say how it went. The export is built
-    and checked on day 1, every `build_every` days and on the last day."""
+    and checked on day 1, every `build_every` days and on the last day.
+    With `sites` above 1 or a `topic`, the sites are served together from
+    one folder (`--sites`; see replay_sites)."""
     if workdir is None:
         with tempfile.TemporaryDirectory(prefix="feedsvc-replay-") as folder:
-            return run_replay(settings, Path(folder), newsboat, build_every, say)
+            return run_replay(settings, Path(folder), newsboat, build_every, say, sites, topic)
+    if sites > 1 or topic:
+        from .replay_sites import run_sites
+
+        return run_sites(settings, workdir, newsboat, build_every, say, sites, topic)
     workdir.mkdir(parents=True, exist_ok=True)
     seeds = workdir / "seeds"
     write_config(seeds)

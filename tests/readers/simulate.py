@@ -470,22 +470,23 @@ def categorize(story: Story) -> str:
     return DEFAULT_CATEGORY
 
 
-def write_config(seeds: Path, site_key: str = "feedsvc-simulated-site") -> None:
-    """The simulated site's feedsvc.toml: keyword rules for undated cards."""
+def write_config(seeds: Path, site_key: str = "feedsvc-simulated-site", title: str = "Simulated Trade Desk", more: str = "") -> None:
+    """The simulated site's feedsvc.toml: keyword rules for undated cards,
+    and `more` (such as [[topics]] tables) at the end."""
     seeds.mkdir(parents=True, exist_ok=True)
     rules = "\n".join(f'[[categories]]\ncategory = "{name}"\nkeywords = {list(words)!r}\n'.replace("'", '"') for name, words in RULES)
     (seeds / "feedsvc.toml").write_text(
         f"""[site]
 site_key = "{site_key}"
-site_title = "Simulated Trade Desk"
+site_title = "{title}"
 site_subtitle = "A month of a busy listing site"
-author_name = "Simulated Trade Desk"
+author_name = "{title}"
 default_category = "{DEFAULT_CATEGORY}"
 
 {rules}
 [html]
 mode = "text"
-""",
+{more}""",
         encoding="utf-8",
     )
 
@@ -500,11 +501,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", type=Path, help="keep the seeds, ledger, logs and reader databases here")
     parser.add_argument("--no-newsboat", action="store_true", help="drive only the reader library")
     parser.add_argument("--build-every", type=int, default=10, help="export and check the site every N days")
+    parser.add_argument("--sites", type=int, default=1, help="simulate N sites served together from one folder (--sites)")
+    parser.add_argument("--topic", action="store_true", help="give the first site a topic feed, followed by readers too")
     args = parser.parse_args(argv)
     settings = Settings(days=args.days, per_day=args.per_day, per_page=args.per_page, pages=args.pages, seed=args.seed)
     from .replay import run_replay
 
-    problems = run_replay(settings, args.workdir, newsboat=not args.no_newsboat, build_every=args.build_every, say=print).problems
+    problems = run_replay(
+        settings, args.workdir, newsboat=not args.no_newsboat, build_every=args.build_every, say=print, sites=args.sites, topic=args.topic
+    ).problems
     for problem in problems:
         print("PROBLEM:", problem, file=sys.stderr)
     print(f"{settings.days} days: {'OK' if not problems else f'{len(problems)} problem(s)'}")

@@ -5,8 +5,9 @@ on its day, nothing else changes, and the feeds stay valid throughout.
 On one day the scraper saves HTML instead of text: no id changes, no
 `updated` moves, and the readers open each listed story's source link.
 
-The same replay runs longer outside the test suite:
-`python -m tests.readers.simulate --days 90`."""
+The same replay runs with two sites served from one folder, the first with
+a topic feed, and longer outside the test suite:
+`python -m tests.readers.simulate --days 90 --sites 2 --topic`."""
 
 from __future__ import annotations
 
@@ -43,3 +44,16 @@ def test_thirty_days_of_scraping_reach_every_reader_exactly_once(tmp_path: Path)
     assert revealed, "no article had its date revealed by a later trailer"
     fell_off = set(truth.stories) - {serial for page in days[-1].listing for serial in page}
     assert len(fell_off) > settings.per_page * settings.pages, "too few articles fell off the site"
+
+
+def test_thirty_days_of_two_sites_and_a_topic_reach_every_reader_exactly_once(tmp_path: Path) -> None:
+    need("newsboat")
+    log: list[str] = []
+    outcome = run_replay(Settings(days=DAYS), tmp_path, say=log.append, sites=2, topic=True)
+    if outcome.problems:
+        pytest.fail(f"{len(outcome.problems)} problem(s):\n" + "\n".join(outcome.problems[:40]), pytrace=False)
+    assert len(log) == DAYS
+    # The topic held articles, and gained some as the month went on.
+    counts = [int(line.split(" topic ")[1].split()[0]) for line in log]
+    assert 0 < counts[0] < counts[-1]
+    assert sorted((tmp_path / "sites").iterdir()) == [tmp_path / "sites" / "desk", tmp_path / "sites" / "wire"]
