@@ -696,3 +696,24 @@ def test_commands_have_help(command):
     result = CliRunner().invoke(main, [command, "--help"])
     assert result.exit_code == 0
     assert len(result.output.splitlines()) > 5
+
+
+def test_a_dropped_html_page_is_picked_up_like_a_text_page(seeds):
+    """HTML pages land in a running server as text pages do."""
+    second = seeds / "004_cd0edd78a113db88.txt"
+    html_copy = Path(__file__).parent / "html_pages" / "samples" / (second.stem + ".html")
+    expected = titles_of_page(second)
+    assert len(expected) > 3
+    second.unlink()
+    with (seeds / "feedsvc.toml").open("a", encoding="utf-8") as settings:
+        settings.write('\n[html]\nmode = "text"\n')
+    client = create_app(load_config(seeds, environ={}), poll_seconds=0, settle_seconds=0).test_client()
+    assert not expected & set(titles(client))
+    (seeds / "004_next.html").write_bytes(html_copy.read_bytes())
+    assert expected <= set(titles(client))
+
+
+def titles_of_page(page: Path) -> set[str]:
+    """The titles a text page's cards carry (each card's first line)."""
+    blocks = [block.strip() for block in page.read_text(encoding="utf-8").split("\n\n") if block.strip()]
+    return {blocks[i] for i in range(len(blocks) - 1) if blocks[i] == blocks[i + 1]}

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field, replace
 from typing import Callable, Iterable
 
 from feedsvc.serve import conditional, offload
+from feedsvc.store.seeds import is_page_name
 from feedsvc.clock import current_time
 from feedsvc.config import CONFIG_NAME, Config
 from feedsvc.errors import FeedsvcError, SeedsError
@@ -65,7 +66,7 @@ def take_snapshot(config: Config) -> Snapshot:
     with os.scandir(config.seeds) as found:
         for entry in found:
             name = entry.name
-            if (name.endswith(".txt") and not name.startswith(".")) or name == CONFIG_NAME:
+            if is_page_name(name) or name == CONFIG_NAME:
                 try:
                     stat = entry.stat()
                 except FileNotFoundError:

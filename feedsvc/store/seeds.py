@@ -45,7 +45,7 @@ def list_pages(seeds: Path) -> list[PageFile]:
     except OSError as error:
         raise SeedsError(f"cannot list the seeds folder {seeds}: {error.strerror}") from None
     for path in entries:
-        if path.suffix not in PAGE_SUFFIXES or path.name.startswith("."):
+        if not is_page_name(path.name):
             continue
         try:
             stat = path.stat()
@@ -54,6 +54,11 @@ def list_pages(seeds: Path) -> list[PageFile]:
         if path.is_file():
             found.append(PageFile(path, stat.st_size, stat.st_mtime_ns))
     return sorted(found, key=lambda page: page.path.name)
+
+
+def is_page_name(name: str) -> bool:
+    """Whether a file of this name in the seeds folder is a page."""
+    return Path(name).suffix in PAGE_SUFFIXES and not name.startswith(".")
 
 
 def page_number(name: str) -> int:
