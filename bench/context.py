@@ -137,3 +137,15 @@ class Context:
         text = " ".join(argv)
         text = text.replace(f"{PYTHON} {FEEDSVC}", "feedsvc").replace(PYTHON, "python")
         return text.replace(str(self.work), "bench/work").replace(str(REPO) + "/", "")
+
+
+def write_section(results: Path, title: str, lines: list[str]) -> None:
+    """Put `lines` (starting with "## title") in RESULTS.md in place of the
+    section of that title, or at its end; and print them."""
+    text = results.read_text(encoding="utf-8") if results.exists() else "# feedsvc benchmark results\n"
+    start = text.find(f"## {title}\n")
+    if start >= 0:
+        end = text.find("\n## ", start + 1)
+        text = text[:start] + text[end + 1 if end >= 0 else len(text) :]
+    results.write_text(text.rstrip("\n") + "\n\n" + "\n".join(lines), encoding="utf-8")
+    print("\n".join(lines))

@@ -37,7 +37,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import corpus  # noqa: E402
-from context import BENCH, EPOCH  # noqa: E402
+from context import BENCH, EPOCH, write_section  # noqa: E402
 from measure import PYTHON, load_average, machine  # noqa: E402
 from servers import Server, fetch, free_port, gunicorn_command, start, vm_rss_mb, wrk  # noqa: E402
 
@@ -184,13 +184,7 @@ def write_results(args: argparse.Namespace, argv: list[str], figures: dict, seco
         f"{many['served'][0] / one['served'][0]:.1f}x its workers' memory for {args.sites}x the articles.",
         "",
     ]
-    text = args.results.read_text(encoding="utf-8") if args.results.exists() else "# feedsvc benchmark results\n"
-    start_at = text.find("## Sites\n")
-    if start_at >= 0:
-        end = text.find("\n## ", start_at + 1)
-        text = text[:start_at] + text[end + 1 if end >= 0 else len(text) :]
-    args.results.write_text(text.rstrip("\n") + "\n\n" + "\n".join(lines), encoding="utf-8")
-    print("\n".join(lines))
+    write_section(args.results, "Sites", lines)
 
 
 if __name__ == "__main__":

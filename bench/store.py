@@ -37,7 +37,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import corpus  # noqa: E402
-from context import BENCH, EPOCH, REPO  # noqa: E402
+from context import BENCH, EPOCH, REPO, write_section  # noqa: E402
 from measure import PYTHON, load_average, machine  # noqa: E402
 
 FIGURES = ("floor", "new page", "fresh checkout", "articles", "verify", "cold", "build")
@@ -244,13 +244,7 @@ def write_results(args, argv, sizes, versions, results, seconds: float, load_bef
             if any(cells):
                 lines.append(f"| {described[figure]} ({version.name}) | " + " | ".join(cells) + " |")
     lines.append("")
-    text = args.results.read_text(encoding="utf-8") if args.results.exists() else "# feedsvc benchmark results\n"
-    start = text.find("## Store\n")
-    if start >= 0:
-        end = text.find("\n## ", start + 1)
-        text = text[:start] + text[end + 1 if end >= 0 else len(text) :]
-    args.results.write_text(text.rstrip("\n") + "\n\n" + "\n".join(lines), encoding="utf-8")
-    print("\n".join(lines))
+    write_section(args.results, "Store", lines)
 
 
 if __name__ == "__main__":

@@ -127,23 +127,27 @@ def load_config(
     return _build(values)
 
 
-def _read_file(path: Path) -> dict[str, object]:
+def read_toml(path: Path, what: str = "the configuration") -> dict[str, object]:
+    """A settings file's tables; a missing file is an empty one."""
     try:
         with path.open("rb") as handle:
-            data = tomllib.load(handle)
+            return tomllib.load(handle)
     except FileNotFoundError:
         return {}
     except (OSError, tomllib.TOMLDecodeError) as error:
-        raise ConfigError(f"{path}: cannot read the configuration: {error}") from None
-    data = dict(data)
+        raise ConfigError(f"{path}: cannot read {what}: {error}") from None
+
+
+def _read_file(path: Path) -> dict[str, object]:
+    data = dict(read_toml(path))
     site = data.pop("site", {})
     if not isinstance(site, dict):
         raise ConfigError(f"{path}: site must be a table ([site]), not {type(site).__name__}")
-    _check_keys(path, site, FILE_SETTINGS, "[site]")
+    check_keys(path, site, FILE_SETTINGS, "[site]")
     rules = data.pop("categories", None)
     topics = data.pop("topics", None)
     html = data.pop("html", None)
-    _check_keys(path, data, FILE_SETTINGS | {"site", "categories", "topics", "html"}, "the top level")
+    check_keys(path, data, FILE_SETTINGS | {"site", "categories", "topics", "html"}, "the top level")
     data.update(site)
     if rules is not None:
         data["category_rules"] = _rules(path, rules)
@@ -154,13 +158,13 @@ def _read_file(path: Path) -> dict[str, object]:
     return data
 
 
-def _check_keys(path: Path, table: dict, known: set[str], where: str) -> None:
+def check_keys(path: Path, table: dict, known: set[str], where: str, guide: str = "docs/settings.md lists every setting") -> None:
     """An unknown key is an error naming the closest known one: a typo
     would otherwise be ignored without a word."""
     for key in sorted(set(table) - known):
         close = difflib.get_close_matches(key, sorted(known), n=1)
         hint = f'; did you mean "{close[0]}"?' if close else f"; known keys: {', '.join(sorted(known))}"
-        raise ConfigError(f"{path}: unknown setting \"{key}\" in {where}{hint} (docs/settings.md lists every setting)")
+        raise ConfigError(f"{path}: unknown setting \"{key}\" in {where}{hint} ({guide})")
 
 
 def _rules(path: Path, rules: object) -> tuple[CategoryRule, ...]:
@@ -170,7 +174,7 @@ def _rules(path: Path, rules: object) -> tuple[CategoryRule, ...]:
     for rule in rules:
         if not isinstance(rule, dict) or not isinstance(rule.get("category"), str):
             raise ConfigError(f"{path}: every [[categories]] entry needs a category name")
-        _check_keys(path, rule, {"category", "keywords"}, f"the [[categories]] rule for {rule['category']!r}")
+        check_keys(path, rule, {"category", "keywords"}, f"the [[categories]] rule for {rule['category']!r}")
         keywords = rule.get("keywords", [])
         if not isinstance(keywords, list) or not all(isinstance(k, str) for k in keywords):
             raise ConfigError(f"{path}: keywords of {rule['category']!r} must be a list of strings")
@@ -193,7 +197,7 @@ def _topics(path: Path, tables: object) -> tuple[TopicRule, ...]:
         if not isinstance(name, str) or not name.strip():
             raise ConfigError(f"{path}: every [[topics]] entry needs a name (topics.name)")
         where = f"the [[topics]] entry {name!r}"
-        _check_keys(path, table, _TOPIC_KEYS, where)
+        check_keys(path, table, _TOPIC_KEYS, where)
         lists = {key: _strings(path, table, key, where) for key in ("include", "exclude", "fields", "categories")}
         if not any(word.strip() for word in lists["include"]):
             raise ConfigError(f"{path}: {where} needs topics.include, a list of words or phrases, such as [\"{name}\"]")

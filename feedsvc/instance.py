@@ -8,15 +8,13 @@ under the instance's base URL unless the site sets its own."""
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
-from feedsvc.config import CONFIG_NAME, Config, load_config
+from feedsvc.config import CONFIG_NAME, Config, check_keys, load_config, read_toml
 from feedsvc.errors import ConfigError, SeedsError
 
 INSTANCE_SETTINGS = ("base_url", "root_site", "retired")
@@ -101,20 +99,9 @@ def load_instance(
 
 
 def _read(path: Path) -> dict[str, object]:
-    try:
-        with path.open("rb") as handle:
-            data = tomllib.load(handle)
-    except FileNotFoundError:
-        return {}
-    except (OSError, tomllib.TOMLDecodeError) as error:
-        raise ConfigError(f"{path}: cannot read the instance's settings: {error}") from None
-    for key in sorted(set(data) - set(INSTANCE_SETTINGS)):
-        close = difflib.get_close_matches(key, INSTANCE_SETTINGS, n=1)
-        hint = f'; did you mean "{close[0]}"?' if close else ""
-        raise ConfigError(
-            f'{path}: unknown setting "{key}" in the instance\'s settings{hint} (it takes {", ".join(INSTANCE_SETTINGS)}; '
-            f"a site's own settings go in {path.parent}/<name>/{CONFIG_NAME}; docs/sites.md)"
-        )
+    data = read_toml(path, "the instance's settings")
+    guide = f"it takes {', '.join(INSTANCE_SETTINGS)}; a site's own settings go in {path.parent}/<name>/{CONFIG_NAME}; docs/sites.md"
+    check_keys(path, data, set(INSTANCE_SETTINGS), "the instance's settings", guide)
     return data
 
 
