@@ -116,19 +116,28 @@ class Cache:
             return
         with self._writing():
             lines, chain, _ = self._position()
-            start = 0
-            apply = []
-            # Every line is read and hashed: only a full pass proves the
-            # files still hold what the seal (and the cache) say.
-            for number, line, digest in self.history.sealed_lines(seal):
-                if number == lines and digest.hex() == chain:
-                    start, apply = number, []
-                elif number > start:
-                    apply.append((number, line))
-            if start == 0 and lines:
+            if not self._catch_up(seal, lines, chain):
+                # The cache holds some other history: read it all again.
                 self._empty_tables()
-            self._apply(apply)
+                self._catch_up(seal, 0, "")
             self._record_position(seal)
+
+    def _catch_up(self, seal: Seal, lines: int, chain: str) -> bool:
+        """Apply the sealed lines after line `lines`, as they stream by; False,
+        having applied nothing, when line `lines` does not hash to `chain`.
+        Every line is read and hashed: only a full pass proves the files
+        still hold what the seal (and the cache) say."""
+        found = self.history.sealed_lines(seal)
+        if lines:
+            for number, _, digest in found:
+                if number == lines:
+                    if digest.hex() != chain:
+                        return False
+                    break
+            else:
+                return False  # the history is shorter than what the cache read
+        self._apply((number, line) for number, line, _ in found)
+        return True
 
     def append(self, base: Seal, seal: Seal, new: list[bytes]) -> None:
         """Take in the lines a writer just appended to go from `base` to `seal`."""
@@ -151,12 +160,12 @@ class Cache:
 
     def _apply(self, numbered: Iterable[tuple[int, bytes]]) -> None:
         source = str(self.history.first)
-        articles: dict[str, tuple[Record, int]] = {}  # each article's last line in this batch
+        categories = {name for (name,) in self.db.execute("SELECT name FROM categories")}
         for number, raw in numbered:
             kind, value = codec.decode(number, raw, source)
             if kind == "article":
                 record, line = value
-                articles[record.id] = (record, number)
+                codec.check_category(record, categories, source, number)
                 self.db.execute(
                     "INSERT OR REPLACE INTO records VALUES (?, ?, ?, ?, ?)",
                     (record.id, record.seq, codec.stamp(record.published), record.category, line),
@@ -165,6 +174,7 @@ class Cache:
                 (name, sha), seen = value
                 self.db.execute("INSERT OR REPLACE INTO pages VALUES (?, ?, ?)", (name, sha, codec.stamp(seen)))
             elif kind == "category":
+                categories.add(value[0])
                 self.db.execute("INSERT OR REPLACE INTO categories VALUES (?, ?)", value)
             elif kind == "alias":
                 self.db.execute("INSERT OR REPLACE INTO aliases VALUES (?, ?)", value)
@@ -172,13 +182,8 @@ class Cache:
                 self.db.execute("INSERT INTO splits VALUES (?, ?)", (number, raw.decode()))
             elif kind == "folded":
                 self.db.execute("DELETE FROM records WHERE id = ?", (value,))
-                articles.pop(value, None)
             elif kind == "site":
                 self.db.execute("INSERT OR REPLACE INTO meta VALUES ('site', ?)", (orjson.dumps(value).decode(),))
-        if articles:
-            known = {name for (name,) in self.db.execute("SELECT name FROM categories")}
-            for record, number in articles.values():
-                codec.check_category(record, known, source, number)
 
     # The ledger, answered from the tables
 

@@ -250,7 +250,6 @@ class State:
     def __init__(self) -> None:
         self.pages: dict = {}
         self.records: dict[str, Record] = {}
-        self.record_lines: dict[str, int] = {}
         self.categories: dict[str, str] = {}
         self.aliases: dict[str, str] = {}
         self.splits: list[Split] = []
@@ -261,8 +260,8 @@ class State:
         kind, value = decode(number, raw, source)
         if kind == "article":
             record = value[0]
+            check_category(record, self.categories, source, number)
             self.records[record.id] = record
-            self.record_lines[record.id] = number
         elif kind == "page":
             self.pages[value[0]] = value[1]
         elif kind == "category":
@@ -278,8 +277,6 @@ class State:
             self.created = time_of(created) if created else None
 
     def ledger(self, source: str) -> Ledger:
-        for article, record in self.records.items():
-            check_category(record, self.categories, source, self.record_lines[article])
         return Ledger(
             pages=self.pages,
             records=self.records,
@@ -292,6 +289,7 @@ class State:
 
 
 def check_category(record: Record, categories: Container[str], source: str, number: int) -> None:
+    """An article names a category whose slug line came before it."""
     if record.category not in categories:
         raise LedgerError(f"{source}: line {number}: article {record.id} names category {record.category!r}, which has no slug line; {RESTORE}")
 
