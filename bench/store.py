@@ -243,8 +243,33 @@ def write_results(args, argv, sizes, versions, results, seconds: float, load_bef
                 cells.append(f"{wall:.2f} s{memory}{ratio}")
             if any(cells):
                 lines.append(f"| {described[figure]} ({version.name}) | " + " | ".join(cells) + " |")
-    lines.append("")
+    lines += ["", *growth(sizes, results, versions[0].name, described), ""]
     write_section(args.results, "Store", lines)
+
+
+def growth(sizes, results, name: str, described: dict[str, str]) -> list[str]:
+    """How each figure of this version grows from one corpus size to the next."""
+    if len(sizes) < 2:
+        return []
+    steps = list(zip(sizes, sizes[1:]))
+    lines = [
+        f"How each figure grows ({name}): the time at the larger corpus over the time at the smaller, memory likewise.",
+        "",
+        "| figure | " + " | ".join(f"{small:,} -> {large:,} ({large // small}x articles)" for small, large in steps) + " |",
+        "|" + "---|" * (len(steps) + 1),
+    ]
+    for figure in FIGURES:
+        cells = []
+        for small, large in steps:
+            before, after = results[small].get(name, {}).get(figure), results[large].get(name, {}).get(figure)
+            if not before or not after:
+                cells.append("")
+                continue
+            memory = f", memory {after[1] / before[1]:.1f}x" if before[1] and after[1] else ""
+            cells.append(f"time {after[0] / before[0]:.1f}x{memory}")
+        if any(cells):
+            lines.append(f"| {described[figure]} | " + " | ".join(cells) + " |")
+    return lines
 
 
 if __name__ == "__main__":
