@@ -59,8 +59,9 @@ class Context:
 
     @property
     def warm_ledger(self) -> Path:
-        """A ledger holding the whole corpus, kept to restore from."""
-        return self.work / f"ledger-warm-v{corpus.VERSION}-{self.articles}-{self.seed}.jsonl"
+        """A folder holding the history of the whole corpus and its cache,
+        kept to restore from."""
+        return self.work / f"ledger-warm-v{corpus.VERSION}-{self.articles}-{self.seed}"
 
     @property
     def env(self) -> dict[str, str]:
@@ -120,12 +121,32 @@ class Context:
             removal.wait()
         shutil.rmtree(trash, ignore_errors=True)
 
-    def restore_warm_ledger(self) -> None:
-        shutil.copyfile(self.warm_ledger, self.ledger)
+    def keep_warm(self) -> None:
+        """Keep the history (and cache) as it stands, to restore from."""
+        shutil.rmtree(self.warm_ledger, ignore_errors=True)
+        self.warm_ledger.mkdir(parents=True)
+        for part in history_parts(self.ledger):
+            copy = shutil.copytree if part.is_dir() else shutil.copy2
+            copy(part, self.warm_ledger / part.name)
 
-    def clear_ledger(self) -> None:
-        for path in (self.ledger, self.ledger.with_name(self.ledger.name + ".lock")):
-            path.unlink(missing_ok=True)
+    def restore_warm_ledger(self, ledger: Path | None = None) -> None:
+        """The kept history (and cache) at `ledger` (default: the corpus's),
+        with the files' times, so the cache trusts them as the same machine's."""
+        target = ledger or self.ledger
+        self.clear_ledger(target)
+        for part in self.warm_ledger.iterdir():
+            copy = shutil.copytree if part.is_dir() else shutil.copy2
+            copy(part, target.parent / part.name.replace("ledger", target.stem, 1))
+
+    def clear_ledger(self, ledger: Path | None = None) -> None:
+        """No history at all: its files, its lock and its cache (the build
+        state beside them stays)."""
+        target = ledger or self.ledger
+        for part in [*history_parts(target), target.with_name(target.name + ".lock")]:
+            if part.is_dir():
+                shutil.rmtree(part)
+            else:
+                part.unlink(missing_ok=True)
 
     def ratio(self, timing: Timing) -> str:
         if not self.floor:
@@ -149,3 +170,13 @@ def write_section(results: Path, title: str, lines: list[str]) -> None:
         text = text[:start] + text[end + 1 if end >= 0 else len(text) :]
     results.write_text(text.rstrip("\n") + "\n\n" + "\n".join(lines), encoding="utf-8")
     print("\n".join(lines))
+
+
+def history_parts(ledger: Path) -> list[Path]:
+    """The files of the history that starts at `ledger` (its segments and
+    seal, not its lock), and the folder of its cache."""
+    from feedsvc.store.history import History
+
+    parts = History(ledger).files()
+    cache = ledger.parent / ".feedsvc-cache"
+    return parts + ([cache] if cache.exists() else [])

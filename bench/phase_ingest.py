@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import statistics
 import subprocess
 
@@ -32,7 +31,7 @@ def run(ctx: Context) -> Section:
 
     listing = ctx.feedsvc("articles", *ctx.seeds_args(), "--json")
     cold = time_command("ingest cold", listing, ctx.env, ctx.runs, setup=ctx.clear_ledger, shown=ctx.shown(listing) + " > /dev/null")
-    shutil.copyfile(ctx.ledger, ctx.warm_ledger)
+    ctx.keep_warm()
     section.rows.append(Row("ingest, cold (empty ledger): `articles --json`", f"{cold.wall:.3f} s (cpu {cold.cpu:.3f} s)", ctx.ratio(cold), "report", "", cold.command))
 
     warm = time_command("ingest warm", listing, ctx.env, ctx.runs, setup=ctx.restore_warm_ledger, shown=ctx.shown(listing) + " > /dev/null")

@@ -30,7 +30,7 @@ def run(ctx: Context) -> Section:
     folder.mkdir(parents=True)
     out = ensure_export(ctx)
     ledger = folder / "ledger.jsonl"
-    shutil.copyfile(ctx.warm_ledger, ledger)
+    ctx.restore_warm_ledger(ledger)
     workers = os.cpu_count() or 2
     env = {k: v for k, v in ctx.env.items() if k != "SOURCE_DATE_EPOCH"}
     env.update(FEEDSVC_SEEDS=str(ctx.seeds), FEEDSVC_LEDGER=str(ledger))
@@ -191,7 +191,7 @@ def ensure_export(ctx: Context) -> Path:
             ctx.restore_warm_ledger()
         subprocess.run(ctx.feedsvc("build", *ctx.seeds_args(), "--out", str(out)), env=ctx.env, check=True)
         if not ctx.warm_ledger.exists():
-            shutil.copyfile(ctx.ledger, ctx.warm_ledger)
+            ctx.keep_warm()
     return out
 
 
