@@ -6,7 +6,7 @@ second with 10 sites of 10,000 articles each, beside one site alone.
 
 It generates the sites under bench/work/sites/ (git-ignored; each its own
 corpus seed and site_key), records each once, then serves, in turn and
-with the same gunicorn settings (`--preload`, gthread, one worker per
+with the same gunicorn settings (`--preload`, gevent, one worker per
 cpu):
 
 - one site alone (`FEEDSVC_SEEDS`), the first of the folder;
@@ -161,7 +161,7 @@ def write_results(args: argparse.Namespace, argv: list[str], figures: dict, seco
         f"Produced by `{command}` on {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC in {seconds:.0f} s "
         f"({machine()['cpus']} cpus; load average before: {load_before}, after: {load_average()}). "
         f"Each site: {args.articles:,} articles (bench/corpus.py, its own seed and site_key). gunicorn as `feedsvc serve` runs it "
-        f"(--preload, gthread, {os.cpu_count() or 2} workers of 4 threads), FEEDSVC_READ_ONLY=1. "
+        f"(--preload, gevent, {os.cpu_count() or 2} workers), FEEDSVC_READ_ONLY=1. "
         f"Requests/s: the median of {args.runs} interleaved wrk runs (-t{WRK['threads']} -c{WRK['connections']} -d{WRK['seconds']}s) "
         f"on one site's {FEED}; memory: VmRSS summed over the workers, and the preloaded master's.",
         "",
