@@ -139,6 +139,8 @@ class Pages(Mapping[PageKey, dt.datetime]):
 class ChangedPages(Pages, MutableMapping[PageKey, dt.datetime]):
     """A run's newly seen pages over a table it leaves untouched."""
 
+    removed: frozenset[PageKey] = frozenset()  # a page once seen is never forgotten
+
     def __init__(self, base: Pages) -> None:
         self.base = base
         self.changes: dict[PageKey, dt.datetime] = {}

@@ -80,9 +80,6 @@ class Cache:
             pass
         return cls(_connect(":memory:"), history)
 
-    def close(self) -> None:
-        self.db.close()
-
     def _meta(self, name: str) -> str | None:
         row = self.db.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
         return row[0] if row else None

@@ -98,15 +98,14 @@ class History:
 
     def files(self) -> list[Path]:
         """Every file of the history that exists: what users commit."""
-        found = [self.seal_path] if self.seal_path.exists() else []
-        number = 1
-        while self.segment_path(number).exists():
-            found.append(self.segment_path(number))
-            number += 1
-        return found
+        return ([self.seal_path] if self.seal_path.exists() else []) + list(self._segments_on_disk())
 
-    def exists(self) -> bool:
-        return self.first.exists() or self.seal_path.exists()
+    def _segments_on_disk(self, first: int = 1) -> Iterator[Path]:
+        """The segment files from number `first` on, as long as they exist."""
+        number = first
+        while (path := self.segment_path(number)).exists():
+            yield path
+            number += 1
 
     def seal(self) -> Seal | None:
         """The seal, or None for a history that has none (new, or version 1)."""
@@ -131,21 +130,13 @@ class History:
 
     # Reading
 
-    def sealed_lines(self, seal: Seal, start: int = 0, start_digest: bytes = b"") -> Iterator[tuple[int, bytes, bytes]]:
-        """(number, line, chain hash after it) for the sealed lines after
-        line `start`, whose chain hash is `start_digest`. Raises when the
-        files do not hold what the seal says."""
-        digest = start_digest
+    def sealed_lines(self, seal: Seal) -> Iterator[tuple[int, bytes, bytes]]:
+        """(number, line, chain hash after it) for every sealed line. Raises
+        when the files do not hold what the seal says."""
+        digest = b""
         number = 0
         for segment in seal.segments:
-            if number + segment.lines <= start:
-                number += segment.lines
-                continue
-            path = self.folder / segment.name
-            lines = self._whole_lines(path, segment)
-            skip = max(0, start - number)
-            number += skip
-            for line in lines[skip : segment.lines]:
+            for line in self._whole_lines(self.folder / segment.name, segment)[: segment.lines]:
                 number += 1
                 digest = chain(digest, line)
                 yield number, line, digest
@@ -215,18 +206,7 @@ class History:
         """Append `lines`, flush them, then seal them; the new seal."""
         if not lines:
             return seal
-        segments = list(seal.segments) or [Segment(self.first.name, 0, 0)]
-        digest = seal.digest
-        batches: dict[int, list[bytes]] = {}
-        for line in lines:
-            last = segments[-1]
-            if last.size >= SEGMENT_BYTES:
-                segments.append(Segment(self.segment_path(len(segments) + 1).name, 0, 0))
-                last = segments[-1]
-            segments[-1] = Segment(last.name, last.lines + 1, last.size + len(line) + 1)
-            batches.setdefault(len(segments), []).append(line)
-            digest = chain(digest, line)
-        new_seal = Seal(tuple(segments), digest)
+        new_seal, batches = self._laid_out(seal, lines)
         try:
             for number, batch in batches.items():
                 self._append_file(self.segment_path(number), batch)
@@ -238,6 +218,21 @@ class History:
                 self.drop_unsealed(seal)
             raise
         return new_seal
+
+    def _laid_out(self, seal: Seal, lines: list[bytes]) -> tuple[Seal, dict[int, list[bytes]]]:
+        """The seal once `lines` follow what `seal` covers, and the lines by
+        segment number: a segment past SEGMENT_BYTES takes no more."""
+        segments = list(seal.segments)
+        digest = seal.digest
+        batches: dict[int, list[bytes]] = {}
+        for line in lines:
+            if not segments or segments[-1].size >= SEGMENT_BYTES:
+                segments.append(Segment(self.segment_path(len(segments) + 1).name, 0, 0))
+            last = segments[-1]
+            segments[-1] = Segment(last.name, last.lines + 1, last.size + len(line) + 1)
+            batches.setdefault(len(segments), []).append(line)
+            digest = chain(digest, line)
+        return Seal(tuple(segments), digest), batches
 
     def _append_file(self, path: Path, lines: list[bytes]) -> None:
         try:
@@ -258,39 +253,24 @@ class History:
         """Replace the whole history with `lines` (compact, migrate, reseal):
         the new segments are written under temporary names first, and the
         seal is replaced last. Segments past the new last one are removed."""
-        segments: list[Segment] = []
-        bodies: list[list[bytes]] = []
-        digest = b""
-        for line in lines:
-            if not segments or segments[-1].size >= SEGMENT_BYTES:
-                segments.append(Segment(self.segment_path(len(segments) + 1).name, 0, 0))
-                bodies.append([])
-            last = segments[-1]
-            segments[-1] = Segment(last.name, last.lines + 1, last.size + len(line) + 1)
-            bodies[-1].append(line)
-            digest = chain(digest, line)
-        seal = Seal(tuple(segments), digest)
+        seal, bodies = self._laid_out(Seal(), lines)
         # Each file is replaced whole, the seal last. A kill between them
         # leaves files that do not match the seal: refused and reported,
         # never a silent mix (`ledger reseal` accepts them).
-        for number, body in enumerate(bodies, start=1):
+        for number, body in bodies.items():
             try:
                 atomic_write(self.segment_path(number), b"".join(line + b"\n" for line in body))
             except OSError as error:
                 raise LedgerError(f"{self.segment_path(number)}: cannot write the history: {error.strerror}") from None
-        number = len(bodies) + 1
-        while self.segment_path(number).exists():
-            self.segment_path(number).unlink()
-            number += 1
+        for stale in list(self._segments_on_disk(len(bodies) + 1)):
+            stale.unlink()
         self.write_seal(seal)
         return seal
 
     def read_lines(self) -> list[bytes]:
         """Every whole line of every segment, sealed or not (for reseal)."""
         lines: list[bytes] = []
-        number = 1
-        while (path := self.segment_path(number)).exists():
+        for path in self._segments_on_disk():
             data = path.read_bytes()
             lines += data[: data.rfind(b"\n") + 1].split(b"\n")[:-1]
-            number += 1
         return lines

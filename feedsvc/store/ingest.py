@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import hashlib
 from dataclasses import dataclass, field, replace
 from typing import Callable, Mapping
 
@@ -124,11 +123,9 @@ def _read(
             pages.append(_KNOWN)
             continue
         data, problem = read_bytes(file, max_bytes)
-        if data is not None:
-            stamps.digest(file.path, data)
-            if (file.path.name, hashlib.sha256(data).hexdigest()) in known:
-                pages.append(_KNOWN)
-                continue
+        if data is not None and (file.path.name, stamps.digest(file.path, data)) in known:
+            pages.append(_KNOWN)
+            continue
         page, problem = decode_page(file.path.name, data) if data is not None else (None, problem)
         if problem:
             problems.append(problem)

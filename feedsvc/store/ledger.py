@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
@@ -57,7 +57,6 @@ class Opened:
 
     ledger: Ledger
     digest: str
-    notes: list[str] = field(default_factory=list)  # what was repaired on the way
 
 
 def digest(path: Path) -> str:

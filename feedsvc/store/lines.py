@@ -182,7 +182,7 @@ def _changes(before, after) -> tuple[dict, set]:
     if after is before:
         return {}, set()
     if isinstance(after, (ChangedRecords, ChangedPages)) and after.base is before:
-        return after.changes, getattr(after, "removed", set())
+        return after.changes, set(after.removed)
     return _new_items(before, after), {key for key in before if key not in after}
 
 
