@@ -16,6 +16,7 @@ from feedsvc.config import Config
 from feedsvc.core import marks
 from feedsvc.core.merge import midnight
 from feedsvc.core.models import Ledger
+from feedsvc.store import ledger as ledger_file
 from feedsvc.store.ingest import site_of
 from feedsvc.site import routes
 
@@ -125,7 +126,7 @@ def edit_command(source: Source, article: str, category: str | None, published: 
 
     run_mark(config, now, correct)
     record = found["record"]
-    what = f"{record.category}, published {record.published.strftime('%Y-%m-%dT%H:%M:%SZ')}"
+    what = f"{record.category}, published {ledger_file.stamp(record.published)}"
     click.echo(f"{found['id']} was already {what}" if found["same"] else f"edited {found['id']}: {what}")
 
 
@@ -161,24 +162,25 @@ def recategorize_command(source: Source, apply: bool, force: bool) -> None:
 
     def refile(current: Ledger) -> Ledger:
         planned["moves"] = moves = marks.refiles(current, site)
-        planned["from"] = {article: current.records[article].category for article, _ in moves}
-        planned["titles"] = {article: current.records[article].title for article, _ in moves}
-        if not apply or (len(moves) > config.max_new_articles and not force):
+        planned["from"] = {article: current.records[article].category for article, _, _ in moves}
+        planned["titles"] = {article: current.records[article].title for article, _, _ in moves}
+        planned["refused"] = len(moves) > config.max_new_articles and not force
+        if not apply or planned["refused"]:
             return current
-        return marks.refile(current, site, now)
+        return marks.refile(current, moves, now)
 
     if apply:
         run_mark(config, now, refile)
     else:
         run_ingest(config, now, write=False, change=refile)
     moves = planned["moves"]
-    for article, category in moves:
+    for article, category, _ in moves:
         click.echo(f"{article}  {planned['from'][article]} -> {category}  {planned['titles'][article]}")
     if not moves:
         click.echo("every article is filed as today's rules say")
     elif not apply:
         click.echo(f"{len(moves)} article(s) would move; run `feedsvc recategorize --apply` to refile them")
-    elif len(moves) > config.max_new_articles and not force:
+    elif planned["refused"]:
         raise click.ClickException(
             f"refusing to refile {len(moves)} articles, more than max_new_articles = {config.max_new_articles}; "
             "check the rules, then rerun with --force"

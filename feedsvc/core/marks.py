@@ -97,7 +97,7 @@ def edit_category(ledger: Ledger, article: str, name: str, now: dt.datetime) -> 
     """File an article under `name` for good: no later page or rule moves it
     again. Subscribers see an update of the same entry."""
     record = _record(ledger, article)
-    category, categories = file_under(ledger, name)
+    category, categories = file_under(ledger.categories, name)
     if category == record.category:
         return ledger if record.category_source == "operator" else _with(ledger, replace(record, category_source="operator"))
     updated = edit_time(record.updated, now)
@@ -122,29 +122,29 @@ def edit_published(ledger: Ledger, article: str, published: dt.datetime, now: dt
     return _with(ledger, replace(record, published=published, date_source="operator", updated=edit_time(record.updated, now)))
 
 
-def refiles(ledger: Ledger, site: Site) -> list[tuple[str, str]]:
-    """(article, category) for each current article whose category came
-    from the keyword rules (or their default) and that today's rules would
-    file elsewhere, in recording order."""
+def refiles(ledger: Ledger, site: Site) -> list[tuple[str, str, str]]:
+    """(article, category, category source) for each current article whose
+    category came from the keyword rules (or their default) and that
+    today's rules would file elsewhere, in recording order."""
     moves = []
     for record in ledger.records.in_seq_order():
         if record.withdrawn or record.category_source not in ("rule", "default"):
             continue
-        category, _ = categorize(record.title, record.summary, site.rules, site.default_category)
+        category, source = categorize(record.title, record.summary, site.rules, site.default_category)
         if category.casefold() != record.category.casefold():
-            moves.append((record.id, category))
+            moves.append((record.id, category, source))
     return moves
 
 
-def refile(ledger: Ledger, site: Site, now: dt.datetime) -> Ledger:
+def refile(ledger: Ledger, moves: list[tuple[str, str, str]], now: dt.datetime) -> Ledger:
     """Apply `refiles`. A refile is a correction, not news: `updated` stays,
     so no old article comes back through a feed's edit window; the feeds it
     leaves and joins record the move, so their own timestamps advance."""
-    for article, name in refiles(ledger, site):
-        record = ledger.records[article]
-        category, categories = file_under(ledger, name)
-        _, source = categorize(record.title, record.summary, site.rules, site.default_category)
-        moved = replace(
+    records, categories = ledger.records.changed(), ledger.categories
+    for article, name, source in moves:
+        record = records[article]
+        category, categories = file_under(categories, name)
+        records[article] = replace(
             record,
             category=category,
             category_source=source,
@@ -152,8 +152,7 @@ def refile(ledger: Ledger, site: Site, now: dt.datetime) -> Ledger:
             departures=record.departures + ((record.category, now),),
             arrivals=record.arrivals + ((category, now),),
         )
-        ledger = replace(_with(ledger, moved), categories=categories)
-    return ledger
+    return replace(ledger, records=records, categories=categories)
 
 
 def _with(ledger: Ledger, record: Record) -> Ledger:

@@ -272,11 +272,11 @@ def _folded(name: str) -> str:
     return " ".join(name.casefold().split())
 
 
-def file_under(ledger: Ledger, name: str) -> tuple[str, dict[str, str]]:
-    """The spelling on record for category `name`, and the ledger's
-    categories with it recorded (a new name gets its slug)."""
-    categories = _Categories(ledger.categories)
-    return _settle(name, categories), dict(categories)
+def file_under(categories: dict[str, str], name: str) -> tuple[str, dict[str, str]]:
+    """The spelling on record for category `name`, and the categories
+    (name -> slug) with it recorded (a new name gets its slug)."""
+    known = _Categories(categories)
+    return _settle(name, known), dict(known)
 
 
 def _settle(name: str, categories: dict[str, str]) -> str:
