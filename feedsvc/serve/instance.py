@@ -33,7 +33,7 @@ from feedsvc.instance import InstanceConfig, Scan, scan, site_config, valid_name
 from feedsvc.serve import conditional, offload
 from feedsvc.serve.answers import ALLOWED_METHODS, MAX_PATH_CHARS, NOT_FOUND, TOO_LONG, Reply, health_reply, plain, redirect, respond, send
 from feedsvc.serve.answers import site_figures, site_health
-from feedsvc.serve.live import Generation, LiveSite, Snapshot, take_snapshot
+from feedsvc.serve.live import Generation, LiveSite, Snapshot, settle_wait, take_snapshot
 from feedsvc.site import root
 from feedsvc.site.cards import Card
 
@@ -92,7 +92,6 @@ class Instance:
         self._wrap = wrap
         self.poll_seconds = poll_seconds
         self.settle_seconds = settle_seconds
-        self._lock = offload.native_lock()
         # The first look lets errors out: a server whose folder or own
         # settings cannot be read should not start. A broken site is not
         # such an error.
@@ -107,7 +106,7 @@ class Instance:
         self._root: tuple[object, dict[str, conditional.Served]] | None = None
         self._cards: dict[str, tuple[Generation, Card]] = {}
         self._apply(scan(self.settings.folder), time.monotonic(), first=True)
-        self._next_check = time.monotonic() + poll_seconds
+        self._poll = offload.Poll(poll_seconds)
 
     @property
     def error(self) -> str | None:
@@ -122,17 +121,7 @@ class Instance:
 
     def check(self) -> None:
         """Look at the folder if the poll interval has passed. Never raises."""
-        if not self._lock.acquire(blocking=False):
-            return  # another thread is looking; answer from what we have
-        try:
-            now = time.monotonic()
-            if now < self._next_check:
-                return
-            self._next_check = now + self.poll_seconds
-            # Building a site is CPU-bound: off the event loop.
-            offload.run(self._follow, now)
-        finally:
-            self._lock.release()
+        self._poll.run(self._follow)
 
     def _follow(self, now: float) -> None:
         """Bring the sites in line with the folder and the instance's settings."""
@@ -221,10 +210,9 @@ class Instance:
         if not first:
             if snapshot != slot.pending:
                 slot.pending, slot.pending_since = snapshot, now
-            newest = max((mtime for _, _, mtime in snapshot.entries), default=0)
-            wait = min(self.settle_seconds - (time.time() - newest / 1e9), self.settle_seconds - (now - slot.pending_since))
+            wait = settle_wait([mtime for _, _, mtime in snapshot.entries], slot.pending_since, now, self.settle_seconds)
             if wait > 0:
-                self._next_check = min(self._next_check, now + wait)
+                self._poll.soon(now + wait)
                 return
         slot.missing = False
         self._build(slot, snapshot)
@@ -262,7 +250,7 @@ class Instance:
     def answer(self, environ: dict, render: bool = True) -> Reply | None:
         """Like `answers.respond`, for a path of the instance: a site's,
         under its prefix, or the root's own."""
-        if time.monotonic() >= self._next_check:
+        if self._poll.due():
             self.check()
         path = environ.get("PATH_INFO") or "/"
         settings = self.settings
@@ -336,7 +324,7 @@ class Instance:
     def health(self, environ: dict) -> Reply:
         """Each site's status and figures; 503 only when no site is well and
         something is wrong."""
-        if time.monotonic() >= self._next_check:
+        if self._poll.due():
             self.check()
         sites: dict[str, dict] = {}
         for name, slot in sorted(self.slots.items()):

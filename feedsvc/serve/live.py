@@ -158,8 +158,6 @@ class LiveSite:
         self._wrap = wrap
         self.poll_seconds = poll_seconds
         self.settle_seconds = settle_seconds
-        self._lock = threading.Lock()
-        self._next_check = 0.0
         self._pending: Snapshot | None = None
         self._pending_since = 0.0
         self.error: str | None = None
@@ -173,27 +171,18 @@ class LiveSite:
                 f"cannot read the seeds folder {config.seeds}: {error.strerror or error}; pass --seeds DIR or set FEEDSVC_SEEDS"
             ) from None
         self.generation = self._build(config, snapshot)
-        self._next_check = time.monotonic() + poll_seconds
+        self._poll = offload.Poll(poll_seconds)
 
     def current(self) -> Generation:
         """The generation to answer this request from; looks at the seeds
         folder first when the poll interval has passed."""
-        if time.monotonic() >= self._next_check:
+        if self._poll.due():
             self.check()
         return self.generation
 
     def check(self) -> None:
         """Rebuild if the seeds changed and have settled. Never raises."""
-        if not self._lock.acquire(blocking=False):
-            return  # another thread is checking; serve what we have
-        try:
-            now = time.monotonic()
-            if now < self._next_check:
-                return
-            self._next_check = now + self.poll_seconds
-            offload.run(self._check, now)
-        finally:
-            self._lock.release()
+        self._poll.run(self._check)
 
     def _check(self, now: float) -> None:
         config = self.generation.config
@@ -207,7 +196,7 @@ class LiveSite:
             return
         wait = self._unsettled_for(snapshot, now)
         if wait > 0:
-            self._next_check = now + min(wait, self.poll_seconds)
+            self._poll.soon(now + wait)
             return
         try:
             if _config_changed(self.generation.snapshot, snapshot):
@@ -233,9 +222,7 @@ class LiveSite:
             return 0.0
         if snapshot != self._pending:
             self._pending, self._pending_since = snapshot, now
-        age = time.time() - max(mtime for _, _, mtime in changed) / 1e9
-        unchanged_for = now - self._pending_since
-        return max(0.0, min(self.settle_seconds - age, self.settle_seconds - unchanged_for))
+        return settle_wait([mtime for _, _, mtime in changed], self._pending_since, now, self.settle_seconds)
 
     def _build(self, config: Config, snapshot: Snapshot) -> Generation:
         now = current_time()
@@ -255,6 +242,14 @@ class LiveSite:
             log.warning("feedsvc: %s", problem)
         newest = result.ledger.pages.newest()
         return Generation(config, site, snapshot, newest, wrap=self._wrap)
+
+
+def settle_wait(mtimes_ns: list[int], unchanged_since: float, now: float, settle_seconds: float) -> float:
+    """Seconds until files written at `mtimes_ns`, and seen unchanged
+    since `unchanged_since` (monotonic), have settled (0: they have): a
+    scraper may still be writing a page, or copying a folder."""
+    age = time.time() - max(mtimes_ns, default=0) / 1e9
+    return max(0.0, min(settle_seconds - age, settle_seconds - (now - unchanged_since)))
 
 
 def _config_changed(before: Snapshot, after: Snapshot) -> bool:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 from typing import Callable, TypeVar
 
 T = TypeVar("T")
@@ -56,3 +57,34 @@ def native_lock() -> threading.Lock:
 
         return get_original("threading", "Lock")()
     return threading.Lock()
+
+
+class Poll:
+    """Slow work that follows a folder, run at most once every `seconds`,
+    off the event loop. A request that finds it due runs it; one that finds
+    it running goes on with what is there."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.next_at = time.monotonic() + seconds
+        self._lock = native_lock()
+
+    def due(self) -> bool:
+        return time.monotonic() >= self.next_at
+
+    def soon(self, at: float) -> None:
+        """Look again by `at` (monotonic), sooner than the interval says."""
+        self.next_at = min(self.next_at, at)
+
+    def run(self, work: Callable[[float], None]) -> None:
+        """`work(now)`, if the interval has passed and nobody runs it now."""
+        if not self._lock.acquire(blocking=False):
+            return
+        try:
+            now = time.monotonic()
+            if now < self.next_at:
+                return
+            self.next_at = now + self.seconds
+            run(work, now)
+        finally:
+            self._lock.release()
