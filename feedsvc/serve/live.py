@@ -36,6 +36,7 @@ from feedsvc.clock import current_time
 from feedsvc.config import CONFIG_NAME, Config
 from feedsvc.errors import FeedsvcError, SeedsError
 from feedsvc.store import topics as topic_record
+from feedsvc.store.catalog import open_catalog
 from feedsvc.store.ingest import ingest
 from feedsvc.site import routes as urls
 from feedsvc.site.model import Site
@@ -46,6 +47,9 @@ log = logging.getLogger("feedsvc")
 # most recent ones prepared. Feeds, category pages and the index are few
 # and hot, and are kept for as long as the site is current.
 RARE_DOCUMENTS = 512
+# Rendered feed entries kept for the documents still to be rendered: the
+# newest articles are in several feeds (the site's, a category's, topics').
+KEPT_ENTRIES = 2048
 GONE = "gone"
 
 
@@ -237,7 +241,11 @@ class LiveSite:
         marks = topic_record.settle(config, result.ledger, now, write=not config.read_only)
         if _stat(record) != before:
             snapshot = replace(snapshot, topics=_stat(record))  # our own write, likewise
-        site = Site.from_ingest(config, result, topic_marks=marks)
+        catalog = open_catalog(config)
+        if catalog is None:  # no cache file to ask: hold the site in memory
+            site = Site.from_ingest(config, result, KEPT_ENTRIES, topic_marks=marks)
+        else:
+            site = Site(config, catalog, KEPT_ENTRIES, topic_marks=marks)
         for problem in result.problems:
             log.warning("feedsvc: %s", problem)
         newest = result.ledger.pages.newest()
