@@ -44,9 +44,10 @@ from feedsvc.site.model import Site
 log = logging.getLogger("feedsvc")
 
 # Archives and article pages are many and rarely asked for; keep only the
-# most recent ones prepared. Feeds, category pages and the index are few
-# and hot, and are kept for as long as the site is current.
-RARE_DOCUMENTS = 512
+# most recently prepared, up to this many bytes (both encodings counted).
+# Feeds, category pages and the index are few and hot, and are kept for as
+# long as the site is current.
+RARE_BYTES = 8 * 1024 * 1024
 # Rendered feed entries kept for the documents still to be rendered: the
 # newest articles are in several feeds (the site's, a category's, topics').
 KEPT_ENTRIES = 2048
@@ -104,6 +105,7 @@ class Generation:
     # path -> Served, or GONE; read without a lock by every request.
     prepared: dict[str, object] = field(default_factory=dict)
     rare: dict[str, object] = field(default_factory=dict)
+    rare_bytes: int = 0
     wrap: Callable[[Iterable[tuple[str, str]]], object] = tuple  # the server's header type
     lock: threading.Lock = field(default_factory=offload.native_lock)
 
@@ -136,16 +138,28 @@ class Generation:
         """Whether `path` is a URL of the site (without preparing it)."""
         if path in self.prepared or path in self.rare:
             return True
-        return self.site.publishes(path)
+        return offload.run(self._publishes, path)
+
+    def _publishes(self, path: str) -> bool:
+        with self.lock:  # the site asks the store on one connection
+            return self.site.publishes(path)
 
     def _keep(self, path: str, found: object) -> None:
-        if urls.match(path).kind in ("archive", "article"):
-            if len(self.rare) >= RARE_DOCUMENTS:
-                # Oldest first; dicts keep insertion order.
-                del self.rare[next(iter(self.rare))]
-            self.rare[path] = found
-        else:
+        if urls.match(path).kind not in ("archive", "article"):
             self.prepared[path] = found
+            return
+        self.rare[path] = found
+        self.rare_bytes += _size(found)
+        while self.rare_bytes > RARE_BYTES and len(self.rare) > 1:
+            # Oldest first; dicts keep insertion order.
+            oldest = next(iter(self.rare))
+            self.rare_bytes -= _size(self.rare.pop(oldest))
+
+
+def _size(found: object) -> int:
+    if isinstance(found, conditional.Served):
+        return len(found.identity.body) + len(found.gzipped.body)
+    return 0
 
 
 class LiveSite:

@@ -63,11 +63,11 @@ def _pin(db: sqlite3.Connection, topics: tuple[TopicRule, ...]) -> None:
     update and the read: then the update runs again."""
     wanted = _topics_digest(topics)
     while True:
-        _update_members(db, topics, wanted)
         db.execute("BEGIN")
         if _members_position(db) == (wanted, _newest_number(db)):
             return
         db.execute("ROLLBACK")
+        _update_members(db, topics, wanted)
 
 
 def _topics_digest(topics: tuple[TopicRule, ...]) -> str:
