@@ -190,13 +190,34 @@ class LiveSite:
             ) from None
         self.generation = self._build(config, snapshot)
         self._poll = offload.Poll(poll_seconds)
+        self._pid = os.getpid()
+        self._forked_lock = offload.native_lock()
+        self._inherited: list[Generation] = []
 
     def current(self) -> Generation:
         """The generation to answer this request from; looks at the seeds
         folder first when the poll interval has passed."""
+        if self._pid != os.getpid():
+            offload.run(self._after_fork)
         if self._poll.due():
             self.check()
         return self.generation
+
+    def _after_fork(self) -> None:
+        """A worker forked from a process that built the site (gunicorn
+        --preload) builds its own before it answers: a SQLite connection
+        must not be used across fork(). The parent's generation is kept,
+        unused and never closed, for the same reason."""
+        with self._forked_lock:
+            if self._pid == os.getpid():
+                return
+            self._pid = os.getpid()
+            self._inherited.append(self.generation)
+            config = self.generation.config
+            try:
+                self.generation = self._build(config, take_snapshot(config))
+            except (FeedsvcError, OSError) as error:
+                self._fail(f"building the site in a new worker failed: {error}; serving the one built before it started")
 
     def check(self) -> None:
         """Rebuild if the seeds changed and have settled. Never raises."""
