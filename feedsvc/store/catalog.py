@@ -92,7 +92,9 @@ def _update_members(db: sqlite3.Connection, topics: tuple[TopicRule, ...], wante
             since = position[1] if position and position[0] == wanted else 0
             if not since:
                 db.execute("DELETE FROM topic_members")
-            for (line,) in db.execute("SELECT line FROM records WHERE number > ?", (since,)).fetchall():
+            # Streamed: only the members table is written meanwhile.
+            written = db.execute("SELECT line FROM records WHERE number > ?", (since,)) if topics else ()
+            for (line,) in written:
                 record = codec.record_of(orjson.loads(line))
                 db.execute("DELETE FROM topic_members WHERE id = ?", (record.id,))
                 if record.withdrawn is None:
