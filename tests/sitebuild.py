@@ -20,7 +20,7 @@ BASE = dt.datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
 
 
 def site_of_ledger(config: Config, ledger: Ledger) -> Site:
-    return Site(
+    return Site.of(
         config,
         articles(ledger, config.site_key),
         withdrawals(ledger, config.site_key),
@@ -78,4 +78,4 @@ def make_site(
     """A site of these articles; `extra` adds categories (name -> slug)
     that may have no article left."""
     categories = {a.category: a.category_slug for a in items} | (extra or {})
-    return Site(config, list(items), list(withdrawn), categories)
+    return Site.of(config, list(items), list(withdrawn), categories)

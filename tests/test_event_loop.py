@@ -19,9 +19,9 @@ from typing import Callable, Iterator
 import gevent
 import pytest
 
+from feedsvc.serve import live as live_module
 from feedsvc.serve import offload
 from feedsvc.serve.app import create_app
-from feedsvc.site.model import Site
 from sitebuild import card, write_page
 
 from conftest import NOW_EPOCH
@@ -86,8 +86,8 @@ def test_a_rebuild_leaves_the_loop_answering_from_the_previous_site(config, seed
     live = create_app(config, poll_seconds=0, settle_seconds=0).extensions["feedsvc"]
     before = live.current()
     write_page(seeds, "000_new.txt", [card("Harbour Cranes Return To Full Service", "All six cranes are back at work.")])
-    hold = Hold(Site.from_ingest)
-    monkeypatch.setattr(Site, "from_ingest", hold)
+    hold = Hold(live_module.open_catalog)
+    monkeypatch.setattr(live_module, "open_catalog", hold)
 
     rebuilding = gevent.spawn(live.current)
     answering = gevent.spawn(ticker, hold, lambda: assert_same(live.current(), before))

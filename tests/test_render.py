@@ -262,7 +262,7 @@ def test_xml_safe_drops_only_what_xml_cannot_carry(text, expected):
 
 def test_same_input_gives_the_same_bytes(small, now):
     first, _ = ingested_site(small, now)
-    again = Site(small, list(reversed(first.articles)), first.withdrawals, first.categories)
+    again = Site.of(small, list(reversed(first.articles)), first.withdrawals, first.categories)
     for target in first.targets():
         assert first.render(target.path).body == again.render(target.path).body, target.path
 

@@ -253,7 +253,7 @@ def test_feed_updated_is_the_newest_change_in_the_document(tiny):
 
 
 def test_an_empty_site_still_renders_valid_feeds(tiny):
-    site = Site(tiny, [], [], {})
+    site = Site.of(tiny, [], [], {})
     assert site.updated == dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
     for fmt in urls.FORMATS:
         path = urls.feed_path(None, fmt)
@@ -356,7 +356,7 @@ def test_fingerprints_ignore_where_the_seeds_live(tiny, tmp_path):
 def test_a_bounded_entry_cache_renders_the_same_bytes(tiny):
     items = [make_article(tiny, n, category=("Rail" if n % 3 else "Ports")) for n in range(1, 30)]
     everything = make_site(tiny, items)
-    bounded = Site(tiny, items, [], {"Rail": "rail", "Ports": "ports"}, kept_entries=2)
+    bounded = Site.of(tiny, items, [], {"Rail": "rail", "Ports": "ports"}, kept_entries=2)
     for target in everything.targets():
         assert everything.render(target.path).body == bounded.render(target.path).body, target.path
 

@@ -31,7 +31,9 @@ import datetime as dt
 import functools
 import operator
 import re
+import uuid
 from dataclasses import dataclass, replace
+from typing import Mapping
 
 from feedsvc.core.models import Article, Ledger, RawItem, Record, Split, Withdrawal
 from feedsvc.core.tables import Pages
@@ -330,29 +332,30 @@ def _compiled(rules: tuple[CategoryRule, ...]) -> list[tuple[str, re.Pattern]]:
 def articles(ledger: Ledger, site_key: str) -> list[Article]:
     """The published articles, newest first."""
     namespace = site_namespace(site_key)
-    published = [
-        Article(
-            id=r.id,
-            iri=article_iri(namespace, r.id),
-            seq=r.seq,
-            title=r.title,
-            summary=r.summary,
-            category=r.category,
-            category_slug=ledger.categories[r.category],
-            published=r.published,
-            updated=r.updated,
-            first_seen=r.first_seen,
-            date_source=r.date_source,
-            page_date=r.page_date,
-            pages=r.pages,
-            link=r.link,
-            link_seen=r.link_seen,
-        )
-        for r in ledger.records.values()
-        if r.withdrawn is None
-    ]
+    published = [article_of(r, namespace, ledger.categories) for r in ledger.records.values() if r.withdrawn is None]
     published.sort(key=operator.attrgetter("published", "seq"), reverse=True)
     return published
+
+
+def article_of(r: Record, namespace: uuid.UUID, categories: Mapping[str, str]) -> Article:
+    """A record as the feeds publish it."""
+    return Article(
+        id=r.id,
+        iri=article_iri(namespace, r.id),
+        seq=r.seq,
+        title=r.title,
+        summary=r.summary,
+        category=r.category,
+        category_slug=categories[r.category],
+        published=r.published,
+        updated=r.updated,
+        first_seen=r.first_seen,
+        date_source=r.date_source,
+        page_date=r.page_date,
+        pages=r.pages,
+        link=r.link,
+        link_seen=r.link_seen,
+    )
 
 
 def departures(ledger: Ledger) -> dict[str | None, dt.datetime]:

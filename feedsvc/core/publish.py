@@ -40,6 +40,7 @@ from __future__ import annotations
 import datetime as dt
 import operator
 from dataclasses import dataclass
+from typing import Iterable, Sequence
 
 from feedsvc.core.models import Article, TopicKey, TopicRule, Withdrawal
 from feedsvc.core.topics import matches
@@ -69,7 +70,7 @@ class Feed:
 
     key: FeedKey
     subscription: list[Article]  # display order
-    archives: list[list[Article]]  # archive n is archives[n - 1], display order
+    archives: "Archives"  # archive n is archives[n - 1], display order
     tombstones: tuple[Withdrawal, ...]
     newest_change: dt.datetime | None  # over all its articles and withdrawals
     # The latest moment an article moved out or was refiled in (or, for a
@@ -79,7 +80,66 @@ class Feed:
     @property
     def newest_archive(self) -> int:
         """The newest archive that holds entries (0: none)."""
-        return max((n for n, block in enumerate(self.archives, 1) if block), default=0)
+        return self.archives.newest
+
+
+class InSeqOrder(Sequence[Article]):
+    """One feed's articles in the order they were first recorded, and the
+    two questions the division asks of all of them. This one holds a list;
+    the store answers the same questions with queries (store.catalog), so a
+    server never holds every article."""
+
+    def __init__(self, articles: list[Article]) -> None:
+        self._articles = articles
+
+    def __len__(self) -> int:
+        return len(self._articles)
+
+    def __getitem__(self, index):  # type: ignore[override]
+        return self._articles[index]
+
+    def newest_change(self) -> dt.datetime | None:
+        return max(map(recorded_change, self._articles), default=None)
+
+    def edited_since(self, end: int, since: dt.datetime) -> list[Article]:
+        """Of the first `end` articles, those edited after publication
+        whose change is at or after `since`."""
+        return [a for a in self._articles[:end] if is_edited(a) and recorded_change(a) >= since]
+
+
+class Archives(Sequence[list[Article]]):
+    """A feed's archive blocks, each read when asked: block n holds the
+    articles ranked (n - 1) * size to n * size in `seq` order, shown in
+    display order. A full newest block is followed by an empty one."""
+
+    def __init__(self, recorded: Sequence[Article], archived: int, size: int) -> None:
+        self._recorded = recorded
+        self._archived = archived  # how many of the feed's oldest articles are archived
+        self._size = size
+
+    @property
+    def newest(self) -> int:
+        """The newest archive that holds entries (0: none)."""
+        return -(-self._archived // self._size)
+
+    def __len__(self) -> int:
+        full = self._archived and self._archived % self._size == 0
+        return self.newest + (1 if full else 0)
+
+    def __getitem__(self, index):  # type: ignore[override]
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        start = index * self._size
+        return display_order(list(self._recorded[start : min(start + self._size, self._archived)]))
+
+
+def is_edited(article: Article) -> bool:
+    """Edited after publication: `updated` moved past `published`."""
+    return article.updated > article.published
 
 
 def recorded_change(article: Article) -> dt.datetime:
@@ -91,12 +151,12 @@ def recorded_change(article: Article) -> dt.datetime:
     that date, so a later article could not advance the feed, and
     Last-Modified would lie ahead of the clock.
     """
-    changed = max(article.first_seen, article.updated) if article.updated > article.published else article.first_seen
+    changed = max(article.first_seen, article.updated) if is_edited(article) else article.first_seen
     # A link that appeared or changed changes the entry's bytes, not its `updated`.
     return max(changed, article.link_seen) if article.link_seen else changed
 
 
-def display_order(articles: list[Article]) -> list[Article]:
+def display_order(articles: Iterable[Article]) -> list[Article]:
     """Newest first, as every document and page shows its articles."""
     return sorted(articles, key=_DISPLAY_KEY, reverse=True)
 
@@ -112,6 +172,38 @@ def by_feed(articles: list[Article], slugs: list[str], topics: tuple[TopicRule, 
     for topic in topics:
         recorded[TopicKey(topic.slug)] = [article for article in in_seq_order if matches(topic, article)]
     return recorded
+
+
+class Catalog:
+    """A site's articles as the site model asks for them, held in memory:
+    each feed's articles in `seq` order, an article by id, the withdrawals
+    and moves, and the newest change of the site. A server asks the store
+    the same questions instead (store.catalog), and holds none of this."""
+
+    def __init__(
+        self,
+        articles: list[Article],
+        withdrawals: list[Withdrawal],
+        categories: dict[str, str],
+        departures: dict[FeedKey, dt.datetime] | None = None,
+        created: dt.datetime | None = None,
+        topics: tuple[TopicRule, ...] = (),
+    ) -> None:
+        self.articles = display_order(articles)  # every article, newest first
+        self.withdrawals = sorted(withdrawals, key=lambda w: (w.when, w.iri), reverse=True)
+        self.categories = categories  # name -> slug
+        self.departures = dict(departures or {})
+        self.updated = site_updated(self.articles, self.withdrawals, created)
+        self.article_count = len(self.articles)
+        self._by_id = {article.id: article for article in self.articles}
+        found = by_feed(self.articles, list(categories.values()), topics)
+        self._recorded = {key: InSeqOrder(articles) for key, articles in found.items()}
+
+    def recorded(self, key: FeedKey) -> InSeqOrder:
+        return self._recorded.get(key) or InSeqOrder([])
+
+    def article(self, article_id: str) -> Article | None:
+        return self._by_id.get(article_id)
 
 
 def site_updated(articles: list[Article], withdrawals: list[Withdrawal], created: dt.datetime | None = None) -> dt.datetime:
@@ -131,31 +223,27 @@ def withdrawn_from(key: FeedKey, withdrawals: list[Withdrawal]) -> list[Withdraw
 
 def divide(
     key: FeedKey,
-    recorded: list[Article],
+    recorded: InSeqOrder,
     withdrawals: list[Withdrawal],
     departed: dt.datetime | None,
     limits: Limits,
 ) -> Feed:
     """Divide one feed's articles (in `seq` order) into its documents."""
     gone = withdrawn_from(key, withdrawals)
-    size = limits.feed_size
-    window, archived = recorded[-size:], recorded[:-size] if len(recorded) > size else []
-    newest = max([*map(recorded_change, recorded), *(w.when for w in gone), *([departed] if departed else [])], default=None)
+    archived = max(0, len(recorded) - limits.feed_size)
+    window = list(recorded[archived:])
+    changes = [recorded.newest_change(), *(w.when for w in gone), departed]
+    newest = max((change for change in changes if change is not None), default=None)
     recent_edits: list[Article] = []
     tombstones: tuple[Withdrawal, ...] = ()
     if newest is not None:
         since = newest - dt.timedelta(days=limits.edit_window_days)
-        # Edited after publication (updated moved past published), recently.
-        recent_edits = [a for a in archived if a.updated > a.published and recorded_change(a) >= since]
+        recent_edits = recorded.edited_since(archived, since)
         tombstones = tuple(w for w in gone if w.when >= since)
-    step = limits.archive_size
-    blocks = [archived[i : i + step] for i in range(0, len(archived), step)]
-    if blocks and len(blocks[-1]) == step:
-        blocks.append([])  # the full block's next-archive link must resolve
     return Feed(
         key=key,
         subscription=display_order(window + recent_edits),
-        archives=[display_order(block) for block in blocks],
+        archives=Archives(recorded, archived, limits.archive_size),
         tombstones=tombstones,
         newest_change=newest,
         departed=departed,

@@ -36,6 +36,7 @@ from feedsvc.clock import current_time
 from feedsvc.config import CONFIG_NAME, Config
 from feedsvc.errors import FeedsvcError, SeedsError
 from feedsvc.store import topics as topic_record
+from feedsvc.store.catalog import open_catalog
 from feedsvc.store.ingest import ingest
 from feedsvc.site import routes as urls
 from feedsvc.site.model import Site
@@ -43,9 +44,13 @@ from feedsvc.site.model import Site
 log = logging.getLogger("feedsvc")
 
 # Archives and article pages are many and rarely asked for; keep only the
-# most recent ones prepared. Feeds, category pages and the index are few
-# and hot, and are kept for as long as the site is current.
-RARE_DOCUMENTS = 512
+# most recently prepared, up to this many bytes (both encodings counted).
+# Feeds, category pages and the index are few and hot, and are kept for as
+# long as the site is current.
+RARE_BYTES = 8 * 1024 * 1024
+# Rendered feed entries kept for the documents still to be rendered: the
+# newest articles are in several feeds (the site's, a category's, topics').
+KEPT_ENTRIES = 2048
 GONE = "gone"
 
 
@@ -100,6 +105,7 @@ class Generation:
     # path -> Served, or GONE; read without a lock by every request.
     prepared: dict[str, object] = field(default_factory=dict)
     rare: dict[str, object] = field(default_factory=dict)
+    rare_bytes: int = 0
     wrap: Callable[[Iterable[tuple[str, str]]], object] = tuple  # the server's header type
     lock: threading.Lock = field(default_factory=offload.native_lock)
 
@@ -132,16 +138,28 @@ class Generation:
         """Whether `path` is a URL of the site (without preparing it)."""
         if path in self.prepared or path in self.rare:
             return True
-        return self.site.publishes(path)
+        return offload.run(self._publishes, path)
+
+    def _publishes(self, path: str) -> bool:
+        with self.lock:  # the site asks the store on one connection
+            return self.site.publishes(path)
 
     def _keep(self, path: str, found: object) -> None:
-        if urls.match(path).kind in ("archive", "article"):
-            if len(self.rare) >= RARE_DOCUMENTS:
-                # Oldest first; dicts keep insertion order.
-                del self.rare[next(iter(self.rare))]
-            self.rare[path] = found
-        else:
+        if urls.match(path).kind not in ("archive", "article"):
             self.prepared[path] = found
+            return
+        self.rare[path] = found
+        self.rare_bytes += _size(found)
+        while self.rare_bytes > RARE_BYTES and len(self.rare) > 1:
+            # Oldest first; dicts keep insertion order.
+            oldest = next(iter(self.rare))
+            self.rare_bytes -= _size(self.rare.pop(oldest))
+
+
+def _size(found: object) -> int:
+    if isinstance(found, conditional.Served):
+        return len(found.identity.body) + len(found.gzipped.body)
+    return 0
 
 
 class LiveSite:
@@ -172,13 +190,34 @@ class LiveSite:
             ) from None
         self.generation = self._build(config, snapshot)
         self._poll = offload.Poll(poll_seconds)
+        self._pid = os.getpid()
+        self._forked_lock = offload.native_lock()
+        self._inherited: list[Generation] = []
 
     def current(self) -> Generation:
         """The generation to answer this request from; looks at the seeds
         folder first when the poll interval has passed."""
+        if self._pid != os.getpid():
+            offload.run(self._after_fork)
         if self._poll.due():
             self.check()
         return self.generation
+
+    def _after_fork(self) -> None:
+        """A worker forked from a process that built the site (gunicorn
+        --preload) builds its own before it answers: a SQLite connection
+        must not be used across fork(). The parent's generation is kept,
+        unused and never closed, for the same reason."""
+        with self._forked_lock:
+            if self._pid == os.getpid():
+                return
+            self._pid = os.getpid()
+            self._inherited.append(self.generation)
+            config = self.generation.config
+            try:
+                self.generation = self._build(config, take_snapshot(config))
+            except (FeedsvcError, OSError) as error:
+                self._fail(f"building the site in a new worker failed: {error}; serving the one built before it started")
 
     def check(self) -> None:
         """Rebuild if the seeds changed and have settled. Never raises."""
@@ -237,7 +276,11 @@ class LiveSite:
         marks = topic_record.settle(config, result.ledger, now, write=not config.read_only)
         if _stat(record) != before:
             snapshot = replace(snapshot, topics=_stat(record))  # our own write, likewise
-        site = Site.from_ingest(config, result, topic_marks=marks)
+        catalog = open_catalog(config)
+        if catalog is None:  # no cache file to ask: hold the site in memory
+            site = Site.from_ingest(config, result, KEPT_ENTRIES, topic_marks=marks)
+        else:
+            site = Site(config, catalog, KEPT_ENTRIES, topic_marks=marks)
         for problem in result.problems:
             log.warning("feedsvc: %s", problem)
         newest = result.ledger.pages.newest()

@@ -59,24 +59,25 @@ class _Lru(OrderedDict):
 class Site:
     """The published site built from one state of the ledger.
 
-    `kept_entries` bounds how many articles' rendered entries are kept
-    (None: all). A build renders every archive, and keeping every entry
-    lets each article be rendered once for its two feeds; a long-running
-    server, which renders archives only when asked, can bound its memory.
+    Its articles come from a catalog: `publish.Catalog` holds them in
+    memory (the export, which renders every document anyway), and
+    `store.catalog` asks the store for each document's articles (the
+    server). `kept_entries` bounds how many articles' rendered entries are
+    kept (None: all). A build renders every archive, and keeping every
+    entry lets each article be rendered once for its two feeds; a
+    long-running server, which renders archives only when asked, can bound
+    its memory.
     """
 
     def __init__(
         self,
         config: Config,
-        articles: list[Article],
-        withdrawals: list[Withdrawal],
-        categories: dict[str, str],
+        catalog: "publish.Catalog",
         kept_entries: int | None = None,
-        departures: dict[str, dt.datetime] | None = None,
-        created: dt.datetime | None = None,
         topic_marks: dict[str, TopicMark] | None = None,
     ) -> None:
         self.config = config
+        self.catalog = catalog
         marks = topic_marks or {}
         # The topic feeds of the settings, by slug, and those the record of
         # topics knows that the settings dropped (their URLs are gone).
@@ -85,32 +86,45 @@ class Site:
         # feed key -> the latest moment every document of the feed changed
         # without an entry to date it: an article moved out of a category,
         # or a topic's settings changed.
-        self.departures: dict[FeedKey, dt.datetime] = dict(departures or {})
+        self.departures: dict[FeedKey, dt.datetime] = dict(catalog.departures)
         self.departures.update({TopicKey(slug): mark.changed for slug, mark in marks.items()})
-        self.articles = publish.display_order(articles)
-        self.withdrawals = sorted(withdrawals, key=lambda w: (w.when, w.iri), reverse=True)
-        self.categories = dict(sorted(categories.items(), key=lambda pair: pair[1]))  # name -> slug
+        self.withdrawals = catalog.withdrawals
+        self.categories = dict(sorted(catalog.categories.items(), key=lambda pair: pair[1]))  # name -> slug
         self.names = {slug: name for name, slug in self.categories.items()}
-        self.by_id = {article.id: article for article in self.articles}
-        self._recorded = publish.by_feed(self.articles, list(self.names), tuple(self.topics.values()))
-        self.updated = publish.site_updated(self.articles, self.withdrawals, created)
+        self.updated = catalog.updated
         # The index lists every topic with its count: a topic's change is one of the index's.
         self._index_updated = max([self.updated, *(mark.changed for mark in marks.values())])
-        self.article_count = len(self.articles)
+        self.article_count = catalog.article_count
         self._limits = publish.Limits(config.feed_size, config.archive_size, config.edit_window_days)
         self._namespace = site_namespace(config.site_key)
         self._feeds: dict[FeedKey, publish.Feed] = {}
         self._entries = _Lru(kept_entries)
-        self._json_items: dict[str, dict] = {}
+        self._json_items = _Lru(kept_entries)
+
+    @classmethod
+    def of(
+        cls,
+        config: Config,
+        articles: list[Article],
+        withdrawals: list[Withdrawal],
+        categories: dict[str, str],
+        kept_entries: int | None = None,
+        departures: dict[FeedKey, dt.datetime] | None = None,
+        created: dt.datetime | None = None,
+        topic_marks: dict[str, TopicMark] | None = None,
+    ) -> "Site":
+        """The site of these articles, held in memory."""
+        catalog = publish.Catalog(articles, withdrawals, categories, departures, created, tuple(config.topics))
+        return cls(config, catalog, kept_entries, topic_marks)
 
     @classmethod
     def from_ingest(
         cls, config: Config, result, kept_entries: int | None = None, topic_marks: dict[str, TopicMark] | None = None
     ) -> "Site":
-        """The site for a `store.ingest.Ingest` result, and the record of
-        topic feeds (`store.topics`; without it, a topic's feed is dated by
-        its entries alone)."""
-        return cls(
+        """The site for a `store.ingest.Ingest` result, held in memory, and
+        the record of topic feeds (`store.topics`; without it, a topic's
+        feed is dated by its entries alone)."""
+        return cls.of(
             config,
             result.articles(config.site_key),
             withdrawn(result.ledger, config.site_key, config.topics),
@@ -120,6 +134,11 @@ class Site:
             result.ledger.created,
             topic_marks,
         )
+
+    @property
+    def articles(self) -> list[Article]:
+        """Every article, newest first (a catalog held in memory only)."""
+        return self.catalog.articles
 
     # The URL map
 
@@ -145,7 +164,7 @@ class Site:
         if route is None:
             return False
         if route.kind == "article":
-            return route.id in self.by_id
+            return self.catalog.article(route.id) is not None
         if route.kind == "archive":
             return self._known(route.key) and route.number <= len(self.feed(route.key).archives)
         if route.kind in ("feed", "category", "topic"):
@@ -160,7 +179,7 @@ class Site:
         assert route is not None
         content_type = urls.content_type_for(path)
         if route.kind == "article":
-            article = self.by_id[route.id]
+            article = self.catalog.article(route.id)
             return Resource(render_html.article_page(self.config, article), content_type, publish.recorded_change(article))
         if route.kind == "archive":
             return self._archive(route.key, route.number, route.fmt)
@@ -195,13 +214,12 @@ class Site:
         return sorted(infos, key=lambda t: (t.name.casefold(), t.slug))
 
     def count(self, key: FeedKey) -> int:
-        return len(self._recorded.get(key, ()))
+        return len(self.catalog.recorded(key))
 
     def feed(self, key: FeedKey) -> publish.Feed:
         feed = self._feeds.get(key)
         if feed is None:
-            recorded = self._recorded.get(key, [])
-            feed = publish.divide(key, recorded, self.withdrawals, self.departures.get(key), self._limits)
+            feed = publish.divide(key, self.catalog.recorded(key), self.withdrawals, self.departures.get(key), self._limits)
             self._feeds[key] = feed
         return feed
 
@@ -274,10 +292,7 @@ class Site:
         return self._entries.get_or_make(article.id, lambda: render.render_entry(self.config, article))
 
     def _json_item(self, article: Article) -> dict:
-        item = self._json_items.get(article.id)
-        if item is None:
-            item = self._json_items[article.id] = render.json_item(self.config, article)
-        return item
+        return self._json_items.get_or_make(article.id, lambda: render.json_item(self.config, article))
 
     # Pages
 

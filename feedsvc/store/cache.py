@@ -24,24 +24,42 @@ from typing import Iterable, Iterator, Mapping
 import orjson
 
 from feedsvc.core.models import Ledger, Record
+from feedsvc.core.publish import is_edited, recorded_change
 from feedsvc.core.tables import PageKey, Pages, Records
 from feedsvc.store import lines as codec
 from feedsvc.store.history import History, Seal
 
-FORMAT = "1"
+FORMAT = "2"
+# Beside each record's line, what the server's queries select and sort by
+# (store.catalog): `number`, the history line that last wrote it;
+# `changed`, its publish.recorded_change; `edited`, `withdrawn` and
+# `moved` (it has departures or arrivals) as 0 or 1.
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS records (
-    id TEXT PRIMARY KEY, seq INTEGER NOT NULL, published TEXT NOT NULL, category TEXT NOT NULL, line TEXT NOT NULL);
+    id TEXT PRIMARY KEY, seq INTEGER NOT NULL, published TEXT NOT NULL, category TEXT NOT NULL, line TEXT NOT NULL,
+    number INTEGER NOT NULL, changed TEXT NOT NULL, edited INTEGER NOT NULL, withdrawn INTEGER NOT NULL, moved INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS records_seq ON records (seq);
 CREATE INDEX IF NOT EXISTS records_published ON records (published);
+CREATE INDEX IF NOT EXISTS records_number ON records (number);
+CREATE INDEX IF NOT EXISTS records_live ON records (seq) WHERE NOT withdrawn;
+CREATE INDEX IF NOT EXISTS records_live_changed ON records (changed) WHERE NOT withdrawn;
+CREATE INDEX IF NOT EXISTS records_category ON records (category, seq) WHERE NOT withdrawn;
+CREATE INDEX IF NOT EXISTS records_category_changed ON records (category, changed) WHERE NOT withdrawn;
+CREATE INDEX IF NOT EXISTS records_withdrawn ON records (id) WHERE withdrawn;
+CREATE INDEX IF NOT EXISTS records_moved ON records (id) WHERE moved;
 CREATE TABLE IF NOT EXISTS pages (name TEXT NOT NULL, sha256 TEXT NOT NULL, first_seen TEXT NOT NULL, PRIMARY KEY (name, sha256));
 CREATE INDEX IF NOT EXISTS pages_sha256 ON pages (sha256);
 CREATE TABLE IF NOT EXISTS categories (name TEXT PRIMARY KEY, slug TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS aliases (key TEXT PRIMARY KEY, id TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS splits (number INTEGER PRIMARY KEY, line TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS topic_members (
+    topic TEXT NOT NULL, seq INTEGER NOT NULL, id TEXT NOT NULL, changed TEXT NOT NULL, edited INTEGER NOT NULL,
+    PRIMARY KEY (topic, seq));
+CREATE INDEX IF NOT EXISTS topic_members_changed ON topic_members (topic, changed);
+CREATE INDEX IF NOT EXISTS topic_members_id ON topic_members (id);
 """
-TABLES = ("meta", "records", "pages", "categories", "aliases", "splits")
+TABLES = ("meta", "records", "pages", "categories", "aliases", "splits", "topic_members")
 
 
 def cache_path(folder: Path, history: History) -> Path:
@@ -64,10 +82,7 @@ class Cache:
         path = cache_path(folder, history)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            cache = cls(_connect(str(path)), history)
-            if cache._meta("format") != FORMAT:
-                cache._clear()
-            return cache
+            return cls(_connect(str(path)), history)
         except sqlite3.OperationalError:
             pass  # locked for too long, read-only, or a full disk: not damage
         except sqlite3.DatabaseError:  # damaged, or not a database at all
@@ -83,12 +98,6 @@ class Cache:
     def _meta(self, name: str) -> str | None:
         row = self.db.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
         return row[0] if row else None
-
-    def _clear(self) -> None:
-        with self._writing():
-            for table in TABLES:
-                self.db.execute(f"DELETE FROM {table}")  # noqa: S608 - names from TABLES
-            self.db.execute("INSERT INTO meta VALUES ('format', ?)", (FORMAT,))
 
     @contextlib.contextmanager
     def _writing(self) -> Iterator[None]:
@@ -154,6 +163,7 @@ class Cache:
     def _empty_tables(self) -> None:
         for table in TABLES[1:]:
             self.db.execute(f"DELETE FROM {table}")  # noqa: S608 - names from TABLES
+        self.db.execute("DELETE FROM meta WHERE name = 'topics'")  # what store.catalog derived from them
 
     def _apply(self, numbered: Iterable[tuple[int, bytes]]) -> None:
         source = str(self.history.first)
@@ -163,10 +173,7 @@ class Cache:
             if kind == "article":
                 record, line = value
                 codec.check_category(record, categories, source, number)
-                self.db.execute(
-                    "INSERT OR REPLACE INTO records VALUES (?, ?, ?, ?, ?)",
-                    (record.id, record.seq, codec.stamp(record.published), record.category, line),
-                )
+                self.db.execute("INSERT OR REPLACE INTO records VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", _row(number, record, line))
             elif kind == "page":
                 (name, sha), seen = value
                 self.db.execute("INSERT OR REPLACE INTO pages VALUES (?, ?, ?)", (name, sha, codec.stamp(seen)))
@@ -205,14 +212,54 @@ class Cache:
         )
 
 
+def _row(number: int, record: Record, line: str) -> tuple:
+    return (
+        record.id,
+        record.seq,
+        codec.stamp(record.published),
+        record.category,
+        line,
+        number,
+        codec.stamp(recorded_change(record)),
+        int(is_edited(record)),
+        int(record.withdrawn is not None),
+        int(bool(record.departures or record.arrivals)),
+    )
+
+
+def connect(path: str) -> sqlite3.Connection:
+    """A connection to a cache file. Autocommit: transactions are begun
+    explicitly (BEGIN IMMEDIATE), so concurrent writers queue rather than
+    fail on upgrading a read lock."""
+    return sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=120)
+
+
 def _connect(path: str) -> sqlite3.Connection:
-    # Autocommit: transactions are begun explicitly (BEGIN IMMEDIATE), so
-    # concurrent writers queue rather than fail on upgrading a read lock.
-    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=120)
+    db = connect(path)
     db.execute("PRAGMA journal_mode = WAL")
     db.execute("PRAGMA synchronous = NORMAL")  # the history, not the cache, must survive a power cut
-    db.executescript(SCHEMA)
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        if _format(db) != FORMAT:
+            # Another version's tables: start again from the history.
+            for (table,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall():
+                db.execute(f'DROP TABLE "{table}"')
+            for statement in filter(str.strip, SCHEMA.split(";")):
+                db.execute(statement)
+            db.execute("INSERT INTO meta VALUES ('format', ?)", (FORMAT,))
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
     return db
+
+
+def _format(db: sqlite3.Connection) -> str | None:
+    try:
+        row = db.execute("SELECT value FROM meta WHERE name = 'format'").fetchone()
+    except sqlite3.OperationalError:  # no such table: a new file
+        return None
+    return row[0] if row else None
 
 
 def _remove(path: Path) -> None:

@@ -136,7 +136,7 @@ class History:
         digest = b""
         number = 0
         for segment in seal.segments:
-            for line in self._whole_lines(self.folder / segment.name, segment)[: segment.lines]:
+            for line in self._whole_lines(self.folder / segment.name, segment):
                 number += 1
                 digest = chain(digest, line)
                 yield number, line, digest
@@ -146,21 +146,28 @@ class History:
                 f"removed or reordered since it was written. Restore it from version control; {HELP}"
             )
 
-    def _whole_lines(self, path: Path, segment: Segment) -> list[bytes]:
-        """The whole lines of one segment; refuses one with fewer lines than sealed."""
+    def _whole_lines(self, path: Path, segment: Segment) -> Iterator[bytes]:
+        """The sealed lines of one segment, without their newlines, read as
+        they stream by (a segment is tens of megabytes: holding it whole
+        would set every command's peak memory); refuses a segment with
+        fewer lines than sealed once its end is reached."""
+        count = 0
         try:
-            data = path.read_bytes()
+            with path.open("rb") as file:
+                for line in file:
+                    if count == segment.lines or not line.endswith(b"\n"):
+                        break  # past the seal, or an unfinished append
+                    count += 1
+                    yield line[:-1]
         except FileNotFoundError:
             raise LedgerError(f"{path}: this part of the history is missing ({segment.lines} lines sealed); restore it from version control") from None
         except OSError as error:
             raise LedgerError(f"{path}: cannot read the history: {error.strerror}") from None
-        lines = data[: data.rfind(b"\n") + 1].split(b"\n")[:-1]
-        if len(lines) < segment.lines:
+        if count < segment.lines:
             raise LedgerError(
-                f"{path}: line {len(lines)} of {segment.lines} is the last one; the history was cut short, or lines were removed. "
+                f"{path}: line {count} of {segment.lines} is the last one; the history was cut short, or lines were removed. "
                 f"Restore it from version control; {HELP}"
             )
-        return lines
 
     def verify(self, seal: Seal) -> int:
         """Check every line against the seal; the number of lines."""

@@ -35,13 +35,14 @@ def settle(config: Config, ledger: Ledger, now: dt.datetime, write: bool = True)
     is false."""
     path = record_path(config)
     if not write:
-        marks, _ = load(path)
-        return advance(marks, config.topics, ledger.records.values(), now)
+        marks, before = load(path)
+        # A site that never had a topic has nothing to look at: not one record is read.
+        return advance(marks, config.topics, ledger.records.values(), now) if config.topics or before else {}
     with locked(config.ledger_path):
         marks, before = load(path)
+        if not config.topics and not before:
+            return {}  # a site that never had a topic keeps no record
         after = advance(marks, config.topics, ledger.records.values(), now)
-        if not after and not before:
-            return after  # a site that never had a topic keeps no record
         data = dump(after)
         if data != before:
             try:

@@ -1,0 +1,213 @@
+"""The site's articles as the server asks for them, answered by the
+store's SQLite cache: how many a feed holds, one stretch of it in `seq`
+order, its newest change, its recent edits, one article by id. A worker
+holds the answers it renders, never every article, and a new page costs
+it a few queries rather than a pass over the whole history.
+
+The same questions are answered in memory by `core.publish.Catalog` (the
+export), and the division of a feed into documents is decided once, in
+`core.publish.divide`, for both.
+
+A catalog reads inside one SQLite read transaction, so every document of
+one generation of the site sees the same state of the store, whatever a
+writer commits meanwhile (WAL mode lets both go on).
+
+Which articles a topic holds depends on the settings, which the cache
+does not know: the catalog keeps the members of each topic in the cache
+(`topic_members`) and brings them up to date before it reads, for the
+records written since it last looked, or for all of them when the
+topics' settings changed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+from collections.abc import Sequence
+
+import orjson
+
+from feedsvc.config import Config
+from feedsvc.core import merge
+from feedsvc.core.models import Article, Ledger, Record, TopicKey, TopicRule
+from feedsvc.core.publish import EPOCH, FeedKey, is_edited, recorded_change
+from feedsvc.core.text import site_namespace
+from feedsvc.core.topics import matches, rules_digest
+from feedsvc.store import lines as codec
+from feedsvc.store.cache import cache_path, connect
+from feedsvc.store.history import History
+
+
+def open_catalog(config: Config) -> "StoredCatalog | None":
+    """The catalog of the site's store as it stands, or None when there is
+    no cache file to ask (an unsealed version-1 ledger, or a cache that
+    could only live in memory): the site is then held in memory."""
+    history = History(config.ledger_path)
+    if history.seal() is None:
+        return None
+    path = cache_path(config.cache_folder, history)
+    if not path.exists():
+        return None
+    db = connect(str(path))
+    try:
+        _pin(db, config.topics)
+        return StoredCatalog(db, config)
+    except sqlite3.Error:
+        db.close()
+        return None
+
+
+def _pin(db: sqlite3.Connection, topics: tuple[TopicRule, ...]) -> None:
+    """Begin the read transaction the catalog answers from, with every
+    topic's members up to date in it. A writer may commit between the
+    update and the read: then the update runs again."""
+    wanted = _topics_digest(topics)
+    while True:
+        db.execute("BEGIN")
+        if _members_position(db) == (wanted, _newest_number(db)):
+            return
+        db.execute("ROLLBACK")
+        _update_members(db, topics, wanted)
+
+
+def _topics_digest(topics: tuple[TopicRule, ...]) -> str:
+    return ",".join(sorted(f"{topic.slug}={rules_digest(topic)}" for topic in topics))
+
+
+def _members_position(db: sqlite3.Connection) -> tuple[str, int] | None:
+    row = db.execute("SELECT value FROM meta WHERE name = 'topics'").fetchone()
+    return tuple(orjson.loads(row[0])) if row else None  # type: ignore[return-value]
+
+
+def _newest_number(db: sqlite3.Connection) -> int:
+    return db.execute("SELECT coalesce(max(number), 0) FROM records").fetchone()[0]
+
+
+def _update_members(db: sqlite3.Connection, topics: tuple[TopicRule, ...], wanted: str) -> None:
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        position = _members_position(db)
+        newest = _newest_number(db)
+        if position != (wanted, newest):
+            since = position[1] if position and position[0] == wanted else 0
+            if not since:
+                db.execute("DELETE FROM topic_members")
+            # Streamed: only the members table is written meanwhile.
+            written = db.execute("SELECT line FROM records WHERE number > ?", (since,)) if topics else ()
+            for (line,) in written:
+                record = codec.record_of(orjson.loads(line))
+                db.execute("DELETE FROM topic_members WHERE id = ?", (record.id,))
+                if record.withdrawn is None:
+                    changed, edited = codec.stamp(recorded_change(record)), int(is_edited(record))
+                    for topic in topics:
+                        if matches(topic, record):
+                            db.execute(
+                                "INSERT OR REPLACE INTO topic_members VALUES (?, ?, ?, ?, ?)",
+                                (topic.slug, record.seq, record.id, changed, edited),
+                            )
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('topics', ?)", (orjson.dumps([wanted, newest]).decode(),))
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
+class StoredCatalog:
+    """The articles of one state of the store, by feed and by id."""
+
+    def __init__(self, db: sqlite3.Connection, config: Config) -> None:
+        self._db = db
+        self._namespace = site_namespace(config.site_key)
+        self.categories: dict[str, str] = dict(db.execute("SELECT name, slug FROM categories"))
+        self._names = {slug: name for name, slug in self.categories.items()}
+        moved = Ledger(records={r.id: r for r in self._records("SELECT line FROM records WHERE moved")}, categories=self.categories)
+        self.departures = merge.departures(moved)
+        withdrawn = Ledger(records={r.id: r for r in self._records("SELECT line FROM records WHERE withdrawn")}, categories=self.categories)
+        self.withdrawals = merge.withdrawals(withdrawn, config.site_key, config.topics)
+        site = db.execute("SELECT value FROM meta WHERE name = 'site'").fetchone()
+        created = orjson.loads(site[0])[1] if site else None
+        self._feeds: dict[FeedKey, StoredFeed] = {}
+        everything = self.recorded(None)
+        self.article_count = len(everything)
+        changes = [everything.newest_change(), *(w.when for w in self.withdrawals)]
+        self.updated = max((change for change in changes if change is not None), default=codec.time_of(created) if created else EPOCH)
+
+    def _records(self, query: str, *parameters: object) -> list[Record]:
+        return [codec.record_of(orjson.loads(line)) for (line,) in self._db.execute(query, parameters)]
+
+    def recorded(self, key: FeedKey) -> "StoredFeed":
+        feed = self._feeds.get(key)
+        if feed is None:
+            feed = self._feeds[key] = StoredFeed(self, key)
+        return feed
+
+    def article(self, article_id: str) -> Article | None:
+        found = self._records("SELECT line FROM records WHERE id = ? AND NOT withdrawn", article_id)
+        return self.published(found)[0] if found else None
+
+    def published(self, records: list[Record]) -> list[Article]:
+        return [merge.article_of(record, self._namespace, self.categories) for record in records]
+
+
+class StoredFeed(Sequence[Article]):
+    """One feed's articles in `seq` order, each stretch read when asked;
+    answers what `core.publish.InSeqOrder` answers for a list."""
+
+    def __init__(self, catalog: StoredCatalog, key: FeedKey) -> None:
+        self._catalog = catalog
+        if isinstance(key, TopicKey):
+            # Members are computed anew whenever their record is written; the
+            # join leaves out those of a record folded into another.
+            self._table = "topic_members m JOIN records r ON r.id = m.id"
+            self._where, self._parameters = "m.topic = ?", (key.slug,)
+            self._prefix = "m."
+        else:
+            self._table = "records r"
+            self._where, self._parameters = "NOT r.withdrawn", ()
+            if key is not None:
+                self._where += " AND r.category = ?"
+                self._parameters = (catalog._names.get(key, ""),)
+            self._prefix = "r."
+        self._count: int | None = None
+
+    def _select(self, what: str, tail: str = "", *parameters: object) -> list[tuple]:
+        query = f"SELECT {what} FROM {self._table} WHERE {self._where} {tail}"  # noqa: S608 - fixed fragments
+        return self._catalog._db.execute(query, (*self._parameters, *parameters)).fetchall()
+
+    def __len__(self) -> int:
+        if self._count is None:
+            self._count = self._select("count(*)")[0][0]
+        return self._count
+
+    def __getitem__(self, index):  # type: ignore[override]
+        if not isinstance(index, slice):
+            if index < 0:
+                index += len(self)
+            if not 0 <= index < len(self):
+                raise IndexError(index)
+            return self[index : index + 1][0]
+        start, stop, step = index.indices(len(self))
+        if step != 1 or stop <= start:
+            return [] if stop <= start else [self[i] for i in range(start, stop, step)]
+        rows = self._select("r.line", f"ORDER BY {self._prefix}seq LIMIT ? OFFSET ?", stop - start, start)
+        return self._published(rows)
+
+    def _published(self, rows: list[tuple]) -> list[Article]:
+        return self._catalog.published([codec.record_of(orjson.loads(line)) for (line,) in rows])
+
+    def newest_change(self) -> dt.datetime | None:
+        newest = self._select(f"max({self._prefix}changed)")[0][0]
+        return codec.time_of(newest) if newest else None
+
+    def edited_since(self, end: int, since: dt.datetime) -> list[Article]:
+        """Of the first `end` articles, those edited after publication
+        whose change is at or after `since`."""
+        if end <= 0:
+            return []
+        bound = self._select(f"{self._prefix}seq", f"ORDER BY {self._prefix}seq LIMIT 1 OFFSET ?", end)
+        tail = f"AND {self._prefix}edited AND {self._prefix}changed >= ?"
+        parameters: tuple = (codec.stamp(since),)
+        if bound:
+            tail += f" AND {self._prefix}seq < ?"
+            parameters += (bound[0][0],)
+        return self._published(self._select("r.line", tail + f" ORDER BY {self._prefix}seq", *parameters))
