@@ -58,16 +58,35 @@ class ChangedRecords(Records, MutableMapping[str, "Record"]):
         self.base = base
         self.changes: dict[str, "Record"] = {}
         self.removed: set[str] = set()
+        # Ids the base was asked for and does not hold: the base never
+        # changes under the overlay, so a record set under one is new.
+        self._absent: set[str] = set()
 
     def __getitem__(self, article: str) -> "Record":
         if article in self.changes:
             return self.changes[article]
-        if article in self.removed:
+        if article in self.removed or article in self._absent:
             raise KeyError(article)
-        return self.base[article]
+        try:
+            return self.base[article]
+        except KeyError:
+            self._absent.add(article)
+            raise
 
     def __contains__(self, article: object) -> bool:
-        return article in self.changes or (article not in self.removed and article in self.base)
+        if article in self.changes:
+            return True
+        if article in self.removed or article in self._absent:
+            return False
+        if article in self.base:
+            return True
+        self._absent.add(article)  # type: ignore[arg-type]
+        return False
+
+    @property
+    def added(self) -> set[str]:
+        """The changed records the base is known not to hold: new ones."""
+        return {article for article in self.changes if article in self._absent}
 
     def __setitem__(self, article: str, record: "Record") -> None:
         self.changes[article] = record
@@ -102,7 +121,7 @@ class ChangedRecords(Records, MutableMapping[str, "Record"]):
         """A copy to change further, over the same base: however many steps
         a run takes, its changes stay one overlay on the stored table."""
         copy = ChangedRecords(self.base)
-        copy.changes, copy.removed = dict(self.changes), set(self.removed)
+        copy.changes, copy.removed, copy._absent = dict(self.changes), set(self.removed), set(self._absent)
         return copy
 
 

@@ -19,7 +19,7 @@ import datetime as dt
 import hashlib
 import sqlite3
 from pathlib import Path
-from typing import Iterable, Iterator, Mapping
+from typing import Iterable, Iterator
 
 import orjson
 
@@ -136,12 +136,13 @@ class Cache:
         self._apply((number, line) for number, line, _ in found)
         return True
 
-    def append(self, base: Seal, seal: Seal, new: list[bytes]) -> None:
-        """Take in the lines a writer just appended to go from `base` to `seal`."""
+    def append(self, base: Seal, seal: Seal, new: list[codec.Entry]) -> None:
+        """Take in the lines a writer just appended to go from `base` to
+        `seal`, as the entries it made them from: nothing to parse again."""
         with self._writing():
             lines, chain, _ = self._position()
             if (lines, chain) == (base.lines, base.digest.hex()):
-                self._apply(enumerate(new, start=base.lines + 1))
+                self._store(enumerate(new, start=base.lines + 1))
                 self._record_position(seal)
                 return
         self.sync(seal)  # somebody else moved it: read what is sealed
@@ -157,15 +158,18 @@ class Cache:
 
     def _apply(self, numbered: Iterable[tuple[int, bytes]]) -> None:
         source = str(self.history.first)
+        self._store((number, codec.Entry(*codec.decode(number, raw, source), raw)) for number, raw in numbered)
+
+    def _store(self, numbered: Iterable[tuple[int, codec.Entry]]) -> None:
+        source = str(self.history.first)
         categories = {name for (name,) in self.db.execute("SELECT name FROM categories")}
-        for number, raw in numbered:
-            kind, value = codec.decode(number, raw, source)
+        for number, (kind, value, raw) in numbered:
             if kind == "article":
-                record, line = value
+                record = value
                 codec.check_category(record, categories, source, number)
                 self.db.execute(
                     "INSERT OR REPLACE INTO records VALUES (?, ?, ?, ?, ?)",
-                    (record.id, record.seq, codec.stamp(record.published), record.category, line),
+                    (record.id, record.seq, codec.stamp(record.published), record.category, raw.decode()),
                 )
             elif kind == "page":
                 (name, sha), seen = value
@@ -198,7 +202,9 @@ class Cache:
             pages=StoredPages(self.db),
             records=StoredRecords(self.db, snapshot),
             categories=dict(self.db.execute("SELECT name, slug FROM categories")),
-            aliases=StoredAliases(self.db),
+            # An operator's marks, few by nature: held whole, like the
+            # categories, rather than asked for once per card.
+            aliases=dict(self.db.execute("SELECT key, id FROM aliases ORDER BY key")),
             splits=tuple(splits),
             site_key=site_key,
             created=codec.time_of(created) if created else None,
@@ -303,20 +309,3 @@ class StoredPages(Pages):
     def newest(self) -> dt.datetime | None:
         row = self._db.execute("SELECT max(first_seen) FROM pages").fetchone()
         return codec.time_of(row[0]) if row[0] else None
-
-
-class StoredAliases(Mapping[str, str]):
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self._db = db
-
-    def __getitem__(self, key: str) -> str:
-        row = self._db.execute("SELECT id FROM aliases WHERE key = ?", (key,)).fetchone()
-        if row is None:
-            raise KeyError(key)
-        return row[0]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter([key for (key,) in self._db.execute("SELECT key FROM aliases ORDER BY key")])
-
-    def __len__(self) -> int:
-        return self._db.execute("SELECT count(*) FROM aliases").fetchone()[0]
