@@ -10,12 +10,19 @@ an overlay that records a run's changes over a table without copying it.
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Iterator, Mapping, MutableMapping
+import heapq
+from typing import TYPE_CHECKING, Iterable, Iterator, Mapping, MutableMapping
 
 if TYPE_CHECKING:  # models builds its Ledger from these tables
     from feedsvc.core.models import Record
 
 PageKey = tuple[str, str]  # (file name, sha256 of its bytes)
+
+
+def recency(item: "Record") -> tuple[dt.datetime, int]:
+    """What "newest first" sorts by, descending: an article's published
+    time, then its recording number (records and articles alike)."""
+    return item.published, item.seq
 
 
 class Records(Mapping[str, "Record"]):
@@ -44,8 +51,12 @@ class Records(Mapping[str, "Record"]):
         """The latest publication time in [start, end), if any."""
         return max((r.published for r in self.values() if start <= r.published < end), default=None)
 
-    def in_seq_order(self) -> list["Record"]:
+    def in_seq_order(self) -> Iterable["Record"]:
         return sorted(self.values(), key=lambda record: record.seq)
+
+    def newest_first(self) -> Iterable["Record"]:
+        """Every record by `recency`, descending."""
+        return sorted(self.values(), key=recency, reverse=True)
 
     def changed(self) -> "ChangedRecords":
         return ChangedRecords(self)
@@ -116,6 +127,12 @@ class ChangedRecords(Records, MutableMapping[str, "Record"]):
         found = [self.base.latest_published(start, end)]
         found += [r.published for r in self.changes.values() if start <= r.published < end]
         return max((moment for moment in found if moment is not None), default=None)
+
+    def newest_first(self) -> Iterator["Record"]:
+        """The base's records in its order, with the changes merged in."""
+        kept = (record for record in self.base.newest_first() if record.id not in self.changes and record.id not in self.removed)
+        changed = sorted(self.changes.values(), key=recency, reverse=True)
+        return heapq.merge(kept, changed, key=recency, reverse=True)
 
     def changed(self) -> "ChangedRecords":
         """A copy to change further, over the same base: however many steps

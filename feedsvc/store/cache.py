@@ -255,7 +255,7 @@ class StoredRecords(Records):
     def values(self) -> list[Record]:  # type: ignore[override] - one query, not one per id
         if self._all is not None:
             return self._all
-        found = [codec.record_of(orjson.loads(line)) for (line,) in self._db.execute("SELECT line FROM records ORDER BY seq")]
+        found = list(self._stream("ORDER BY seq"))
         if self._snapshot:
             self._all = found
         return found
@@ -263,8 +263,19 @@ class StoredRecords(Records):
     def items(self) -> list[tuple[str, Record]]:  # type: ignore[override]
         return [(record.id, record) for record in self.values()]
 
-    def in_seq_order(self) -> list[Record]:
-        return self.values()
+    def in_seq_order(self) -> Iterator[Record]:
+        return iter(self._all) if self._all is not None else self._stream("ORDER BY seq")
+
+    def newest_first(self) -> Iterator[Record]:
+        # tables.recency, descending; the index on published leaves only
+        # articles of the same second to sort by seq.
+        return self._stream("ORDER BY published DESC, seq DESC")
+
+    def _stream(self, order: str) -> Iterator[Record]:
+        """The records one at a time, as the cursor reads them: a caller
+        that goes through them once holds one at a time."""
+        for (line,) in self._db.execute(f"SELECT line FROM records {order}"):  # noqa: S608 - order from this class
+            yield codec.record_of(orjson.loads(line))
 
     def max_seq(self) -> int:
         return self._db.execute("SELECT coalesce(max(seq), 0) FROM records").fetchone()[0]
