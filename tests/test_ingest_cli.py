@@ -154,6 +154,23 @@ def test_read_only_lists_without_writing(seeds: Path) -> None:
     assert not (seeds / "ledger.jsonl").exists()
 
 
+def test_a_read_only_listing_of_new_pages_is_what_a_run_then_records(seeds: Path, tmp_path: Path) -> None:
+    held = tmp_path / "held"
+    held.mkdir()
+    for page in sorted(seeds.glob("*.txt"))[1:]:
+        page.rename(held / page.name)
+    first = articles_json(seeds)
+    for page in held.iterdir():
+        page.rename(seeds / page.name)
+    flags = (["--json"], ["--json", "--all"], [])
+    looked = [feedsvc("articles", *f, "--seeds", str(seeds), epoch=NOW_EPOCH + 60, FEEDSVC_READ_ONLY="1").stdout for f in flags]
+    recorded = [feedsvc("articles", *f, "--seeds", str(seeds), epoch=NOW_EPOCH + 60).stdout for f in flags]
+    assert looked == recorded
+    listed = json.loads(recorded[0])
+    assert 0 < len(first) < len(listed) == 18
+    assert [a["published"] for a in listed] == sorted((a["published"] for a in listed), reverse=True)
+
+
 def all_commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
     found = []
     for name, command in sorted(group.commands.items()):

@@ -4,7 +4,9 @@ next run would leave them."""
 from __future__ import annotations
 
 import datetime as dt
+import sys
 from pathlib import Path
+from typing import Iterable, Iterator
 
 import click
 import orjson
@@ -38,41 +40,63 @@ def articles_command(source: Source, as_json: bool, include_withdrawn: bool) -> 
     _print(_listed(configure(source), command_time(), include_withdrawn), as_json)
 
 
-def _listed(config: Config, now: dt.datetime, include_withdrawn: bool) -> list[dict]:
+def _listed(config: Config, now: dt.datetime, include_withdrawn: bool) -> Iterator[dict]:
+    """The site's rows, one at a time; its run is over before the first,
+    so a site that cannot be read fails here, before any of them."""
     result = run_ingest(config, now)
-    listed = [article_json(a) for a in result.articles(config.site_key)]
+    return _rows(result, config, include_withdrawn)
+
+
+def _rows(result: Ingest, config: Config, include_withdrawn: bool) -> Iterator[dict]:
+    yield from (article_json(article) for article in result.newest_articles(config.site_key))
     if include_withdrawn:
-        listed += _marks(result, config)
-    return listed
+        yield from _marks(result, config)
 
 
 def _every_site(source: Source, as_json: bool, include_withdrawn: bool) -> None:
     _, sites = each_site(source)
     now = command_time()
-    listed: list[dict] = []
     broken = []
-    for name, config, error in sites:
-        if config is not None:
-            try:
-                listed += [{"site": name, **row} for row in _listed(config, now, include_withdrawn)]
-                continue
-            except click.ClickException as failure:
-                error = failure.format_message()
-        click.echo(f"feedsvc: error: site {name}: {error}", err=True)
-        broken.append(name)
-    _print(listed, as_json)
+
+    def listed() -> Iterator[dict]:
+        for name, config, error in sites:
+            if config is not None:
+                try:
+                    rows = _listed(config, now, include_withdrawn)
+                except click.ClickException as failure:
+                    error = failure.format_message()
+                else:
+                    yield from ({"site": name, **row} for row in rows)
+                    continue
+            click.echo(f"feedsvc: error: site {name}: {error}", err=True)
+            broken.append(name)
+
+    _print(listed(), as_json)
     if broken:
         raise click.ClickException(f"{len(broken)} of {len(sites)} sites could not be read: {', '.join(broken)}")
 
 
-def _print(listed: list[dict], as_json: bool) -> None:
-    # One write of UTF-8 bytes for the whole listing: 100,000 separate
-    # echoes, the standard library's pure-Python indenting encoder, or
-    # click's scan of a long text for colour codes each take seconds.
-    if as_json:
-        click.echo(orjson.dumps(listed, option=orjson.OPT_INDENT_2))
-        return
-    click.echo("\n".join(_table_row(row) for row in listed).encode("utf-8"), nl=bool(listed))
+def _print(rows: Iterable[dict], as_json: bool) -> None:
+    # Row by row, as UTF-8 bytes into one buffered stream: a listing of a
+    # million articles never stands whole in memory, as rows or as text
+    # (and click.echo would flush, and scan for colour codes, every time).
+    sys.stdout.flush()
+    out = sys.stdout.buffer
+    for chunk in _json_list(rows) if as_json else (_table_row(row).encode("utf-8") + b"\n" for row in rows):
+        out.write(chunk)
+    out.flush()
+
+
+def _json_list(rows: Iterable[dict]) -> Iterator[bytes]:
+    """The bytes of orjson.dumps(list(rows), option=OPT_INDENT_2) and a
+    newline, one row at a time: each row is indented one level further,
+    which is safe because JSON text holds no raw newline inside a string."""
+    after = b"[]\n"
+    before = b"[\n  "
+    for row in rows:
+        yield before + orjson.dumps(row, option=orjson.OPT_INDENT_2).replace(b"\n", b"\n  ")
+        before, after = b",\n  ", b"\n]\n"
+    yield after
 
 
 def _table_row(row: dict) -> str:
@@ -81,36 +105,30 @@ def _table_row(row: dict) -> str:
     return f"{site}{row['id']}  {row['published'][:10]}  {row['category'][:20]:<20}  {row['title']}{mark}"
 
 
-def _marks(result: Ingest, config: Config) -> list[dict]:
+def _marks(result: Ingest, config: Config) -> Iterator[dict]:
     """Withdrawn and edited articles, aliases and splits, as rows beside the articles."""
-    rows = []
-    for record in sorted(result.ledger.records.values(), key=lambda r: r.seq):
+    for record in result.ledger.records.in_seq_order():
         if record.withdrawn:
-            rows.append(
-                {
-                    "id": record.id,
-                    "title": record.title,
-                    "category": record.category,
-                    "published": ledger_file.stamp(record.published),
-                    "mark": f"withdrawn {ledger_file.stamp(record.withdrawn)}" + (f": {record.note}" if record.note else ""),
-                }
-            )
+            yield {
+                "id": record.id,
+                "title": record.title,
+                "category": record.category,
+                "published": ledger_file.stamp(record.published),
+                "mark": f"withdrawn {ledger_file.stamp(record.withdrawn)}" + (f": {record.note}" if record.note else ""),
+            }
         edits = [f"{what} set by the operator" for what, source in (("category", record.category_source), ("published", record.date_source)) if source == "operator"]
         if edits and not record.withdrawn:
-            rows.append(
-                {
-                    "id": record.id,
-                    "title": record.title,
-                    "category": record.category,
-                    "published": ledger_file.stamp(record.published),
-                    "mark": "edited: " + ", ".join(edits),
-                }
-            )
+            yield {
+                "id": record.id,
+                "title": record.title,
+                "category": record.category,
+                "published": ledger_file.stamp(record.published),
+                "mark": "edited: " + ", ".join(edits),
+            }
     for key, target in sorted(result.ledger.aliases.items()):
-        rows.append({"id": target, "title": key, "category": "", "published": "", "mark": f"alias: headline {key!r} -> {target}"})
+        yield {"id": target, "title": key, "category": "", "published": "", "mark": f"alias: headline {key!r} -> {target}"}
     for split in result.ledger.splits:
-        rows.append({"id": split.new_id, "title": "", "category": "", "published": ledger_file.stamp(split.since), "mark": f"split from {split.id}"})
-    return rows
+        yield {"id": split.new_id, "title": "", "category": "", "published": ledger_file.stamp(split.since), "mark": f"split from {split.id}"}
 
 
 @main.command("preview")

@@ -29,14 +29,13 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import operator
 import re
 import uuid
 from dataclasses import dataclass, replace
-from typing import Mapping
+from typing import Iterator, Mapping
 
 from feedsvc.core.models import Article, Ledger, RawItem, Record, Split, Withdrawal
-from feedsvc.core.tables import Pages
+from feedsvc.core.tables import Pages, recency
 from feedsvc.core.text import article_id, article_iri, category_slug, content_hash, keyword_pattern, site_namespace, title_key
 from feedsvc.core.models import CategoryRule, TopicRule
 from feedsvc.core.topics import matches
@@ -333,8 +332,15 @@ def articles(ledger: Ledger, site_key: str) -> list[Article]:
     """The published articles, newest first."""
     namespace = site_namespace(site_key)
     published = [article_of(r, namespace, ledger.categories) for r in ledger.records.values() if r.withdrawn is None]
-    published.sort(key=operator.attrgetter("published", "seq"), reverse=True)
+    published.sort(key=recency, reverse=True)
     return published
+
+
+def newest_articles(ledger: Ledger, site_key: str) -> Iterator[Article]:
+    """The published articles, newest first, one at a time: a listing of
+    any length goes through holding one article, not all of them."""
+    namespace = site_namespace(site_key)
+    return (article_of(r, namespace, ledger.categories) for r in ledger.records.newest_first() if r.withdrawn is None)
 
 
 def article_of(r: Record, namespace: uuid.UUID, categories: Mapping[str, str]) -> Article:

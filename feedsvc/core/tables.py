@@ -10,12 +10,19 @@ an overlay that records a run's changes over a table without copying it.
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Iterator, Mapping, MutableMapping
+import heapq
+from typing import TYPE_CHECKING, Iterable, Iterator, Mapping, MutableMapping
 
 if TYPE_CHECKING:  # models builds its Ledger from these tables
     from feedsvc.core.models import Record
 
 PageKey = tuple[str, str]  # (file name, sha256 of its bytes)
+
+
+def recency(item: "Record") -> tuple[dt.datetime, int]:
+    """What "newest first" sorts by, descending: an article's published
+    time, then its recording number (records and articles alike)."""
+    return item.published, item.seq
 
 
 class Records(Mapping[str, "Record"]):
@@ -44,8 +51,12 @@ class Records(Mapping[str, "Record"]):
         """The latest publication time in [start, end), if any."""
         return max((r.published for r in self.values() if start <= r.published < end), default=None)
 
-    def in_seq_order(self) -> list["Record"]:
+    def in_seq_order(self) -> Iterable["Record"]:
         return sorted(self.values(), key=lambda record: record.seq)
+
+    def newest_first(self) -> Iterable["Record"]:
+        """Every record by `recency`, descending."""
+        return sorted(self.values(), key=recency, reverse=True)
 
     def changed(self) -> "ChangedRecords":
         return ChangedRecords(self)
@@ -58,16 +69,35 @@ class ChangedRecords(Records, MutableMapping[str, "Record"]):
         self.base = base
         self.changes: dict[str, "Record"] = {}
         self.removed: set[str] = set()
+        # Ids the base was asked for and does not hold: the base never
+        # changes under the overlay, so a record set under one is new.
+        self._absent: set[str] = set()
 
     def __getitem__(self, article: str) -> "Record":
         if article in self.changes:
             return self.changes[article]
-        if article in self.removed:
+        if article in self.removed or article in self._absent:
             raise KeyError(article)
-        return self.base[article]
+        try:
+            return self.base[article]
+        except KeyError:
+            self._absent.add(article)
+            raise
 
     def __contains__(self, article: object) -> bool:
-        return article in self.changes or (article not in self.removed and article in self.base)
+        if article in self.changes:
+            return True
+        if article in self.removed or article in self._absent:
+            return False
+        if article in self.base:
+            return True
+        self._absent.add(article)  # type: ignore[arg-type]
+        return False
+
+    @property
+    def added(self) -> set[str]:
+        """The changed records the base is known not to hold: new ones."""
+        return {article for article in self.changes if article in self._absent}
 
     def __setitem__(self, article: str, record: "Record") -> None:
         self.changes[article] = record
@@ -98,11 +128,17 @@ class ChangedRecords(Records, MutableMapping[str, "Record"]):
         found += [r.published for r in self.changes.values() if start <= r.published < end]
         return max((moment for moment in found if moment is not None), default=None)
 
+    def newest_first(self) -> Iterator["Record"]:
+        """The base's records in its order, with the changes merged in."""
+        kept = (record for record in self.base.newest_first() if record.id not in self.changes and record.id not in self.removed)
+        changed = sorted(self.changes.values(), key=recency, reverse=True)
+        return heapq.merge(kept, changed, key=recency, reverse=True)
+
     def changed(self) -> "ChangedRecords":
         """A copy to change further, over the same base: however many steps
         a run takes, its changes stay one overlay on the stored table."""
         copy = ChangedRecords(self.base)
-        copy.changes, copy.removed = dict(self.changes), set(self.removed)
+        copy.changes, copy.removed, copy._absent = dict(self.changes), set(self.removed), set(self._absent)
         return copy
 
 

@@ -19,7 +19,7 @@ import datetime as dt
 import hashlib
 import sqlite3
 from pathlib import Path
-from typing import Iterable, Iterator, Mapping
+from typing import Iterable, Iterator
 
 import orjson
 
@@ -145,12 +145,13 @@ class Cache:
         self._apply((number, line) for number, line, _ in found)
         return True
 
-    def append(self, base: Seal, seal: Seal, new: list[bytes]) -> None:
-        """Take in the lines a writer just appended to go from `base` to `seal`."""
+    def append(self, base: Seal, seal: Seal, new: list[codec.Entry]) -> None:
+        """Take in the lines a writer just appended to go from `base` to
+        `seal`, as the entries it made them from: nothing to parse again."""
         with self._writing():
             lines, chain, _ = self._position()
             if (lines, chain) == (base.lines, base.digest.hex()):
-                self._apply(enumerate(new, start=base.lines + 1))
+                self._store(enumerate(new, start=base.lines + 1))
                 self._record_position(seal)
                 return
         self.sync(seal)  # somebody else moved it: read what is sealed
@@ -167,13 +168,16 @@ class Cache:
 
     def _apply(self, numbered: Iterable[tuple[int, bytes]]) -> None:
         source = str(self.history.first)
+        self._store((number, codec.Entry(*codec.decode(number, raw, source), raw)) for number, raw in numbered)
+
+    def _store(self, numbered: Iterable[tuple[int, codec.Entry]]) -> None:
+        source = str(self.history.first)
         categories = {name for (name,) in self.db.execute("SELECT name FROM categories")}
-        for number, raw in numbered:
-            kind, value = codec.decode(number, raw, source)
+        for number, (kind, value, raw) in numbered:
             if kind == "article":
-                record, line = value
+                record = value
                 codec.check_category(record, categories, source, number)
-                self.db.execute("INSERT OR REPLACE INTO records VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", _row(number, record, line))
+                self.db.execute("INSERT OR REPLACE INTO records VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", _row(number, record, raw.decode()))
             elif kind == "page":
                 (name, sha), seen = value
                 self.db.execute("INSERT OR REPLACE INTO pages VALUES (?, ?, ?)", (name, sha, codec.stamp(seen)))
@@ -205,7 +209,9 @@ class Cache:
             pages=StoredPages(self.db),
             records=StoredRecords(self.db, snapshot),
             categories=dict(self.db.execute("SELECT name, slug FROM categories")),
-            aliases=StoredAliases(self.db),
+            # An operator's marks, few by nature: held whole, like the
+            # categories, rather than asked for once per card.
+            aliases=dict(self.db.execute("SELECT key, id FROM aliases ORDER BY key")),
             splits=tuple(splits),
             site_key=site_key,
             created=codec.time_of(created) if created else None,
@@ -296,7 +302,7 @@ class StoredRecords(Records):
     def values(self) -> list[Record]:  # type: ignore[override] - one query, not one per id
         if self._all is not None:
             return self._all
-        found = [codec.record_of(orjson.loads(line)) for (line,) in self._db.execute("SELECT line FROM records ORDER BY seq")]
+        found = list(self._stream("ORDER BY seq"))
         if self._snapshot:
             self._all = found
         return found
@@ -304,8 +310,19 @@ class StoredRecords(Records):
     def items(self) -> list[tuple[str, Record]]:  # type: ignore[override]
         return [(record.id, record) for record in self.values()]
 
-    def in_seq_order(self) -> list[Record]:
-        return self.values()
+    def in_seq_order(self) -> Iterator[Record]:
+        return iter(self._all) if self._all is not None else self._stream("ORDER BY seq")
+
+    def newest_first(self) -> Iterator[Record]:
+        # tables.recency, descending; the index on published leaves only
+        # articles of the same second to sort by seq.
+        return self._stream("ORDER BY published DESC, seq DESC")
+
+    def _stream(self, order: str) -> Iterator[Record]:
+        """The records one at a time, as the cursor reads them: a caller
+        that goes through them once holds one at a time."""
+        for (line,) in self._db.execute(f"SELECT line FROM records {order}"):  # noqa: S608 - order from this class
+            yield codec.record_of(orjson.loads(line))
 
     def max_seq(self) -> int:
         return self._db.execute("SELECT coalesce(max(seq), 0) FROM records").fetchone()[0]
@@ -350,20 +367,3 @@ class StoredPages(Pages):
     def newest(self) -> dt.datetime | None:
         row = self._db.execute("SELECT max(first_seen) FROM pages").fetchone()
         return codec.time_of(row[0]) if row[0] else None
-
-
-class StoredAliases(Mapping[str, str]):
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self._db = db
-
-    def __getitem__(self, key: str) -> str:
-        row = self._db.execute("SELECT id FROM aliases WHERE key = ?", (key,)).fetchone()
-        if row is None:
-            raise KeyError(key)
-        return row[0]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter([key for (key,) in self._db.execute("SELECT key FROM aliases ORDER BY key")])
-
-    def __len__(self) -> int:
-        return self._db.execute("SELECT count(*) FROM aliases").fetchone()[0]

@@ -146,8 +146,8 @@ class Transaction:
         if not new:
             return False
         if self.seal.lines == 0:
-            new.insert(0, codec.header())
-        seal = self.history.append(self.seal, new)
+            new.insert(0, codec.header_entry())
+        seal = self.history.append(self.seal, [entry.raw for entry in new])
         self.cache.append(self.seal, seal, new)
         self.seal = seal
         return True

@@ -23,7 +23,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import functools
-from typing import Container, Iterable, Iterator
+from typing import Container, Iterable, Iterator, NamedTuple
 
 import orjson
 
@@ -152,38 +152,61 @@ def split_of(line: dict) -> Split:
 # A run's changes, as lines to append
 
 
-def change_lines(before: Ledger, after: Ledger) -> list[bytes]:
+class Entry(NamedTuple):
+    """A line a writer appends, with what it means as `decode` reads it back:
+    the cache takes in the writer's own lines without parsing them again."""
+
+    kind: str
+    value: object
+    raw: bytes
+
+
+def header_entry() -> Entry:
+    return Entry("header", VERSION, header())
+
+
+def change_lines(before: Ledger, after: Ledger) -> list[Entry]:
     """The lines that take the history from `before` to `after`: only what
     a run added or changed."""
-    lines: list[dict] = []
+    entries: list[Entry] = []
     if (after.site_key, after.created) != (before.site_key, before.created):
-        lines.append(site_line(after))
-    new_pages, _ = _changes(before.pages, after.pages)
-    lines += [page_line(name, sha, seen) for (name, sha), seen in sorted(new_pages.items())]
-    lines += [category_line(name, slug) for name, slug in sorted(_new_items(before.categories, after.categories).items(), key=lambda kv: kv[1])]
-    lines += [alias_line(key, article) for key, article in sorted(_new_items(before.aliases, after.aliases).items())]
+        line = site_line(after)
+        entries.append(Entry("site", [after.site_key, line.get("created")], encode(line)))
+    new_pages, _, _ = _changes(before.pages, after.pages)
+    entries += [Entry("page", ((name, sha), seen), encode(page_line(name, sha, seen))) for (name, sha), seen in sorted(new_pages.items())]
+    new_categories = sorted(_new_items(before.categories, after.categories).items(), key=lambda kv: kv[1])
+    entries += [Entry("category", (name, slug), encode(category_line(name, slug))) for name, slug in new_categories]
+    new_aliases = sorted(_new_items(before.aliases, after.aliases).items())
+    entries += [Entry("alias", (key, article), encode(alias_line(key, article))) for key, article in new_aliases]
     known_splits = set(before.splits)
-    lines += [split_line(s) for s in after.splits if s not in known_splits]
-    changed, removed = _changes(before.records, after.records)
+    entries += [Entry("split", s, encode(split_line(s))) for s in after.splits if s not in known_splits]
+    changed, removed, added = _changes(before.records, after.records)
     for article in sorted(removed):
-        lines.append({"kind": "folded", "id": article, "into": after.aliases.get(before.records[article].key)})
-    lines += [record_line(record) for record in sorted(changed.values(), key=lambda r: (r.seq, r.id)) if before.records.get(record.id) != record]
-    return [encode(line) for line in lines]
+        entries.append(Entry("folded", article, encode({"kind": "folded", "id": article, "into": after.aliases.get(before.records[article].key)})))
+    for record in sorted(changed.values(), key=lambda r: (r.seq, r.id)):
+        # A record the overlay saw missing from the table is new: no need
+        # to look up what it was.
+        if record.id in added or before.records.get(record.id) != record:
+            entries.append(Entry("article", record, encode(record_line(record))))
+    return entries
 
 
 def _new_items(before, after) -> dict:
     return {key: value for key, value in after.items() if before.get(key) != value}
 
 
-def _changes(before, after) -> tuple[dict, set]:
-    """What changed between two versions of a big table, and the keys
-    removed: read off the overlay a run left over the stored table, and
-    only compared item by item for tables built some other way."""
+def _changes(before, after) -> tuple[dict, set, Container]:
+    """What changed between two versions of a big table, the keys removed,
+    and the keys known to be new: read off the overlay a run left over the
+    stored table, and only compared item by item for tables built some
+    other way."""
     if after is before:
-        return {}, set()
-    if isinstance(after, (ChangedRecords, ChangedPages)) and after.base is before:
-        return after.changes, set(after.removed)
-    return _new_items(before, after), {key for key in before if key not in after}
+        return {}, set(), ()
+    if isinstance(after, ChangedRecords) and after.base is before:
+        return after.changes, set(after.removed), after.added
+    if isinstance(after, ChangedPages) and after.base is before:
+        return after.changes, set(after.removed), ()
+    return _new_items(before, after), {key for key in before if key not in after}, ()
 
 
 def state_lines(ledger: Ledger) -> list[bytes]:
@@ -212,7 +235,7 @@ def replay(lines: Iterable[tuple[int, bytes]], source: str) -> Ledger:
 
 
 def decode(number: int, raw: bytes, source: str) -> tuple[str, object]:
-    """(kind, value) for one line: ("article", (Record, line text)),
+    """(kind, value) for one line: ("article", Record),
     ("page", ((name, sha256), first seen)), ("category", (name, slug)),
     ("alias", (key, id)), ("split", Split), ("folded", id),
     ("site", [site_key, created]) or ("header", version)."""
@@ -226,7 +249,7 @@ def decode(number: int, raw: bytes, source: str) -> tuple[str, object]:
             return ("site", [line.get("site_key"), line.get("created")]) if version == VERSION_1 else ("header", version)
         kind = line["kind"]
         if kind == "article":
-            return kind, (record_of(line), bytes(raw).decode())
+            return kind, record_of(line)
         if kind == "page":
             return kind, ((line["name"], line["sha256"]), time_of(line["first_seen"]))
         if kind == "category":
@@ -259,7 +282,7 @@ class State:
     def apply(self, number: int, raw: bytes, source: str) -> None:
         kind, value = decode(number, raw, source)
         if kind == "article":
-            record = value[0]
+            record = value
             check_category(record, self.categories, source, number)
             self.records[record.id] = record
         elif kind == "page":
