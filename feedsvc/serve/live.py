@@ -212,10 +212,12 @@ class LiveSite:
             if self._pid == os.getpid():
                 return
             self._pid = os.getpid()
-            self._inherited.append(self.generation)
-            config = self.generation.config
+            inherited = self.generation
+            self._inherited.append(inherited)
+            # Built from the parent's settings and labelled with its look at
+            # the folder, so whatever changed since is noticed by the next poll.
             try:
-                self.generation = self._build(config, take_snapshot(config))
+                self.generation = self._build(inherited.config, inherited.snapshot)
             except (FeedsvcError, OSError) as error:
                 self._fail(f"building the site in a new worker failed: {error}; serving the one built before it started")
 
