@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import corpus  # noqa: E402
 from context import BENCH, EPOCH, REPO, write_section  # noqa: E402
-from measure import PYTHON, load_average, machine  # noqa: E402
+from measure import PYTHON, load_average, machine, run_once  # noqa: E402
 
 FIGURES = ("floor", "new page", "fresh checkout", "articles", "verify", "cold", "build")
 
@@ -75,18 +75,12 @@ class Version:
 
 
 def run(argv: list[str], env: dict[str, str]) -> tuple[float, int]:
-    """Wall seconds and peak memory (MB) of one run; raises if it fails."""
-    start = time.perf_counter()
+    """Wall seconds and peak memory (MB, children included) of one run;
+    raises if it fails."""
     # Not from the checkout: Python puts the working folder first on the
     # path, which would shadow the version chosen by PYTHONPATH.
-    process = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd="/")
-    _, status, usage = os.wait4(process.pid, 0)
-    wall = time.perf_counter() - start
-    error = process.stderr.read().decode(errors="replace") if process.stderr else ""
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode != 0:
-        raise RuntimeError(f"{' '.join(argv)} failed ({process.returncode}):\n{error[-2000:]}")
-    return wall, usage.ru_maxrss // 1024
+    result = run_once(argv, env, cwd=Path("/"))
+    return result.wall, int(result.peak)
 
 
 def history_of(seeds: Path) -> list[Path]:
