@@ -37,8 +37,6 @@ def run(ctx: Context) -> Section:
             shutil.rmtree(ctx.ledger.parent / ".feedsvc-cache", ignore_errors=True)
         shutil.rmtree(ctx.work / ".feedsvc-build", ignore_errors=True)
         ctx.discard(out)
-        if ctx.large:  # a million files would fill the disk in the trash
-            ctx.empty_trash()
 
     # The cold build and the file-system floor, interleaved: the floor
     # writes the files the cold build just wrote, with as many processes.
@@ -106,7 +104,6 @@ def run(ctx: Context) -> Section:
 
     ctx.drop_extra_pages()
     ctx.restore_warm_ledger()
-    ctx.discard(floor_out)
     ctx.empty_trash()
     return section
 
@@ -117,9 +114,8 @@ def write_floor(ctx: Context, source: Path, folder: Path, timing: Timing) -> dic
     argv = [PYTHON, str(BENCH / "write_floor.py"), str(source), str(folder), str(report), "--processes", str(ctx.processes)]
     timing.command = ctx.shown(argv[:4] + argv[5:])
     ctx.discard(folder)
-    if ctx.large:
-        ctx.empty_trash()
     run_once(argv, ctx.env)
+    ctx.discard(folder)
     split = json.loads(report.read_text())
     timing.walls.append(split["wall"])
     timing.cpus.append(split["cpu"])

@@ -140,6 +140,8 @@ def run(ctx: Context) -> Section:
     )
     worst = max(pss.values())
     ctx.figures["worker pss"] = worst
+    # The server is a command too: its whole tree, after the random requests.
+    ctx.peaks["serve: master + workers, PSS summed after the random requests"] = master[0] + sum(pss.values())
     kinds = ", ".join(f"{len(found):,} {kind}" for kind, found in urls.items())
     spread = ", ".join(f"{answered.get(pid, 0)}" for pid in workers)
     section.rows.append(

@@ -111,7 +111,7 @@ class Target:
     checks: tuple[Check, ...]
 
     def verdict(self, sizes: Sizes) -> str:
-        phrases = [phrase for check in self.checks for phrase in check.verdict(sizes)]
+        phrases = dict.fromkeys(phrase for check in self.checks for phrase in check.verdict(sizes))
         return "; ".join(phrases) if phrases else "met"
 
 

@@ -149,7 +149,7 @@ def write_results(path: Path, sizes: dict[int, report.Measured], command: str) -
     for size in order:
         m = sizes[size]
         reused = "" if m.command == command else f", by `{m.command}`"
-        runs = f"medians of {m.runs} runs" + (f" ({m.cold_runs} for each cold figure)" if m.cold_runs != m.runs else "")
+        runs = f"medians of {m.runs} run(s)" + (f" ({m.cold_runs} for each cold figure)" if m.cold_runs != m.runs else "")
         lines.append(f"- {size:,} articles: {m.date}{reused}, {m.seconds / 60:.0f} min; {runs}; FEEDSVC_PROCESSES={m.processes}; load average {m.load_average}.")
     lines += [
         "",
