@@ -211,7 +211,8 @@ def build_processes() -> int:
 
 def seconds(timing: Timing) -> str:
     """A timed figure as the tables show it."""
-    return f"{timing.wall:.3f} s (cpu {timing.cpu:.3f} s, {timing.peak:.0f} MB)"
+    processes = f", {timing.processes} processes" if timing.processes > 1 else ""
+    return f"{timing.wall:.3f} s (cpu {timing.cpu:.3f} s, {timing.peak:.0f} MB{processes})"
 
 
 def write_section(results: Path, title: str, lines: list[str]) -> None:

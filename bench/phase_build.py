@@ -79,6 +79,12 @@ def run(ctx: Context) -> Section:
         section.notes.append(profile(ctx, build, "build-cold", lambda: fresh("none")))
         section.notes.append(profile(ctx, build, "build-new-page", lambda: ctx.add_page(next(pages))))
 
+    section.notes.append(
+        f"Every command runs with FEEDSVC_PROCESSES={ctx.processes}, and the file-system floor writes with as many processes. "
+        "A cold build starts without the build state (`.feedsvc-build/`), which is local and so absent from a fresh checkout. "
+        "The most processes of a command's tree seen at once are shown beside its figure."
+    )
+
     # Last, so that the tree left for the serving phase is the warm store's.
     warm = Timing("build, cold: warm store, empty output", shown)
     checkout = Timing("build, cold: history only, empty output", shown)
@@ -96,12 +102,6 @@ def run(ctx: Context) -> Section:
         section.rows.append(
             Row("cold checkout", "cold build, history only (a fresh checkout: no cache), empty output", seconds(checkout), f"{checkout.wall / floor.wall:.2f}x file-system floor; {ctx.ratio(checkout)}", checkout.command)
         )
-    section.notes.append(
-        f"Processes: the build ran up to {max(cold.processes, warm.processes)} at once ({cold.cpu:.1f} s CPU for {cold.wall:.1f} s wall, cold); "
-        f"FEEDSVC_PROCESSES={ctx.processes} for every command, and the file-system floor wrote with {ctx.processes}. "
-        "A cold build starts without the build state (`.feedsvc-build/`), which is local and so absent from a fresh checkout."
-    )
-
     ctx.drop_extra_pages()
     ctx.restore_warm_ledger()
     ctx.empty_trash()

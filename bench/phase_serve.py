@@ -171,13 +171,16 @@ def run(ctx: Context) -> Section:
     section.notes.append(
         f"gunicorn as docs/serving.md recommends: `{' '.join(command[2:]).replace(str(HOST) + ':' + str(feedsvc_port), '127.0.0.1:PORT')}` "
         f"with FEEDSVC_SEEDS and FEEDSVC_LEDGER set (the minimal Flask app, bench/flask_baseline.py, under the same settings). "
-        f"Startup with --preload (ingest of the warm ledger and building the site): {startup:.1f} s. "
-        f"/feeds/all.atom is {len(body):,} bytes ({len(gzip_body):,} gzipped, Content-Encoding {gzip_headers.get('Content-Encoding')}); "
-        f"the served bytes {'equal' if body == exported else 'DIFFER from'} the exported file nginx serves. "
         f"nginx config: the block from docs/serving.md with this run's cache path and ports, plus a static server for the export "
-        f"(written to {ctx.shown([str(folder / 'nginx.conf')])}); X-Cache-Status of the second request: {cached_status}. "
-        f"wrk runs on the same 2 cores as the servers, so every figure includes the client's share; ratios compare runs interleaved "
-        f"in the same run. Each configuration was run {ctx.runs} times."
+        f"(written to {ctx.shown([str(folder / 'nginx.conf')])}). wrk runs on the same {os.cpu_count()} cores as the servers, so every "
+        "figure includes the client's share; the configurations take turns, round after round. A worker is told by its end of the "
+        "connection: /proc/net/tcp names the server's socket of the client's port, and the worker holding that socket answered "
+        "(a response header naming the worker would be simpler; feedsvc has none)."
+    )
+    section.notes.append(
+        f"Startup with --preload: {startup:.1f} s. /feeds/all.atom is {len(body):,} bytes ({len(gzip_body):,} gzipped, "
+        f"Content-Encoding {gzip_headers.get('Content-Encoding')}); the served bytes {'equal' if body == exported else 'DIFFER from'} "
+        f"the exported file nginx serves; X-Cache-Status of the second request through nginx: {cached_status}."
     )
     return section
 

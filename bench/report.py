@@ -18,6 +18,7 @@ from typing import Callable
 from context import Row, Section
 
 HUNDRED_K, MILLION = 100_000, 1_000_000
+PHASES = ["Ingest", "Build", "Serve"]  # the order of their sections
 
 
 @dataclass
@@ -240,7 +241,7 @@ def growth(sizes: Sizes) -> list[str]:
 def phases(sizes: Sizes) -> list[str]:
     """Each phase's figures, a column per size; its commands once; its notes per size."""
     order = sorted(sizes)
-    titles = list(dict.fromkeys(s.title for size in order for s in sizes[size].sections))
+    titles = sorted(dict.fromkeys(s.title for size in order for s in sizes[size].sections), key=lambda t: (t not in PHASES, PHASES.index(t) if t in PHASES else 0))
     lines: list[str] = []
     for title in titles:
         by_size = {size: next((s for s in sizes[size].sections if s.title == title), None) for size in order}
@@ -258,9 +259,11 @@ def phases(sizes: Sizes) -> list[str]:
             commands = [next(iter(found.values())) for found in rows.values()]
             lines += ["", "Commands (N: the corpus size):", ""]
             lines += [f"- {row.what}: `{row.command}`" for row in commands if row.command]
-        for size, section in by_size.items():
-            for note in section.notes if section else []:
-                lines += ["", f"{size:,} articles: {note}" if len(order) > 1 else note]
+        notes = [(size, note) for size, section in by_size.items() for note in (section.notes if section else [])]
+        for size, note in notes:
+            everywhere = all(note in (section.notes if section else []) for section in by_size.values())
+            if not everywhere or size == order[0]:
+                lines += ["", note if everywhere else f"{size:,} articles: {note}"]
     return lines
 
 
