@@ -18,6 +18,9 @@ REPO = BENCH.parent
 # A fixed "now" so that cold runs write the same ledger and feeds every time.
 EPOCH = 1769904000  # 2026-02-01T00:00:00Z
 FEEDSVC = Path(PYTHON).parent / "feedsvc"
+# The floor: import the CLI and read every page once, a page at a time (so
+# that a million articles' pages do not have to fit in memory at once).
+FLOOR_CODE = "import feedsvc.cli, pathlib, sys; sum(len(p.read_bytes()) for p in pathlib.Path(sys.argv[1]).glob('*.txt'))"
 
 
 @dataclass

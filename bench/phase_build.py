@@ -51,7 +51,7 @@ def run(ctx: Context) -> Section:
     files, megabytes = int(split["files"]), split["bytes"] / 1e6
     ctx.figures.update({"cold empty": cold.wall, "fs floor": floor.wall})
     section.rows.append(
-        Row("floor", f"file-system floor: the cold build's files written by a plain loop in {ctx.processes} process(es)", f"{floor.wall:.3f} s (cpu {floor.cpu:.3f} s); {files:,} files, {megabytes:,.0f} MB", "", floor.command)
+        Row("fs floor", f"file-system floor: the cold build's files written by a plain loop in {ctx.processes} process(es)", f"{floor.wall:.3f} s (cpu {floor.cpu:.3f} s); {files:,} files, {megabytes:,.0f} MB", "", floor.command)
     )
     section.rows.append(
         Row("cold", "cold build, empty history and output", seconds(cold), f"{cold.wall / floor.wall:.2f}x file-system floor; {ctx.ratio(cold)}", cold.command)

@@ -6,11 +6,8 @@ import json
 import statistics
 import subprocess
 
-from context import BENCH, Context, Row, Section, seconds
+from context import BENCH, FLOOR_CODE, Context, Row, Section, seconds
 from measure import PYTHON, Timing, time_command
-
-FLOOR_CODE = "import feedsvc.cli, pathlib, sys; [p.read_bytes() for p in pathlib.Path(sys.argv[1]).glob('*.txt')]"
-
 
 def measure_floor(ctx: Context) -> Timing:
     """`import feedsvc.cli` plus reading every page file once."""

@@ -37,7 +37,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import corpus  # noqa: E402
-from context import BENCH, EPOCH, REPO, write_section  # noqa: E402
+from context import BENCH, EPOCH, FLOOR_CODE, REPO, write_section  # noqa: E402
 from measure import PYTHON, load_average, machine, run_once  # noqa: E402
 
 FIGURES = ("floor", "new page", "fresh checkout", "articles", "verify", "cold", "build")
@@ -155,7 +155,7 @@ def figures(site: Site, runs: int, skip: set[str], current: bool) -> dict[str, t
     if "cold" not in skip:
         found["cold"] = (cold, 0)
     target = site.some_id()
-    floor = [PYTHON, "-c", "import feedsvc.cli, pathlib, sys; [p.read_bytes() for p in pathlib.Path(sys.argv[1]).glob('*.txt')]", seeds]
+    floor = [PYTHON, "-c", FLOOR_CODE, seeds]
     if "floor" not in skip:
         found["floor"] = measure("floor", runs, site.restore, floor, env)
     if "new page" not in skip:
