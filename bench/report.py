@@ -275,7 +275,7 @@ def peaks(sizes: Sizes) -> list[str]:
     rows = [[name, *[f"{sizes[size].peaks[name]:.0f}" if name in sizes[size].peaks else "" for size in order]] for name in names]
     return [
         "",
-        "## Peak memory of every timed command",
+        "## Peak memory of every timed feedsvc command",
         "",
         "MB, children included: the larger of the largest resident size of the command or any child it waited for "
         "(`os.wait4`'s ru_maxrss) and the summed PSS of its process tree, sampled every 0.2 s; the highest of its runs.",
