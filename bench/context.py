@@ -18,17 +18,20 @@ REPO = BENCH.parent
 # A fixed "now" so that cold runs write the same ledger and feeds every time.
 EPOCH = 1769904000  # 2026-02-01T00:00:00Z
 FEEDSVC = Path(PYTHON).parent / "feedsvc"
+# The floor: import the CLI and read every page once, a page at a time (so
+# that a million articles' pages do not have to fit in memory at once).
+FLOOR_CODE = "import feedsvc.cli, pathlib, sys; sum(len(p.read_bytes()) for p in pathlib.Path(sys.argv[1]).glob('*.txt'))"
 
 
 @dataclass
 class Row:
-    """One figure in RESULTS.md."""
+    """One figure of a phase in RESULTS.md; rows of the same `key` measured
+    at several corpus sizes share a line."""
 
+    key: str
     what: str
     value: str
     ratio: str = ""
-    target: str = ""
-    verdict: str = ""
     command: str = ""
 
 
@@ -46,8 +49,33 @@ class Context:
     seed: int
     work: Path
     profile: bool
+    # Past this size, the figures no target needs are left out and cold
+    # runs are made once (see run.py's --full-up-to).
+    full_up_to: int = 100_000
+    skip: frozenset[str] = frozenset()
+    processes: int = field(default_factory=lambda: build_processes())
     sections: list[Section] = field(default_factory=list)
     floor: Timing | None = None
+    # The numbers the targets table and the growth table are made of.
+    figures: dict[str, float] = field(default_factory=dict)
+    # Every timed feedsvc command: its peak memory, children included.
+    peaks: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def large(self) -> bool:
+        return self.articles > self.full_up_to
+
+    @property
+    def cold_runs(self) -> int:
+        """Runs of a cold figure: each one writes (and later deletes) the whole site."""
+        return 1 if self.large else self.runs
+
+    def wanted(self, extra: str) -> bool:
+        """Whether a figure no target needs is measured at this size."""
+        return extra not in self.skip and not self.large
+
+    def keep_peak(self, timing: Timing) -> None:
+        self.peaks[timing.name] = timing.peak
 
     @property
     def seeds(self) -> Path:
@@ -66,6 +94,7 @@ class Context:
     @property
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("FEEDSVC_")}
+        env["FEEDSVC_PROCESSES"] = str(self.processes)
         env["SOURCE_DATE_EPOCH"] = str(EPOCH)
         env["PYTHONDONTWRITEBYTECODE"] = "0"
         return env
@@ -99,26 +128,41 @@ class Context:
             if corpus.page_number(path.name) >= last:
                 path.unlink()
 
+    def stage_page(self, index: int) -> Path:
+        """New page `index`, written beside the seeds folder, to be renamed
+        into it as a scraper would."""
+        staging = self.work / "staging"
+        staging.mkdir(exist_ok=True)
+        return corpus.new_page(staging, self.seed, self.articles, index)
+
     def add_page(self, index: int = 0) -> Path:
-        return corpus.new_page(self.seeds, self.seed, self.articles, index)
+        written = self.stage_page(index)
+        return written.rename(self.seeds / written.name)
 
     def discard(self, folder: Path) -> None:
         """Move a folder out of the way at once; `empty_trash` deletes it
-        later (deleting 100,000 files takes this disk a minute)."""
+        later, or at once where the disk could not hold another tree."""
         if folder.exists():
             trash = self.work / "trash"
             trash.mkdir(exist_ok=True)
             folder.rename(trash / f"{folder.name}-{len(list(trash.iterdir()))}")
+        if self.large:
+            self.empty_trash()
 
     def empty_trash(self) -> None:
-        """Delete the discarded folders, all at once: one at a time, this
-        disk takes minutes for each tree of 100,000 files."""
+        """Delete the discarded folders. This disk deletes files at the pace
+        of its latency (rm -rf of 10,000 article folders takes half a
+        minute), so many rm processes work at once, on batches of the
+        folders two levels down (an article's folder and its page)."""
         trash = self.work / "trash"
         if not trash.exists():
             return
-        removals = [subprocess.Popen(["rm", "-rf", str(folder)]) for folder in trash.iterdir()]
-        for removal in removals:
-            removal.wait()
+        deep = []
+        for tree in trash.iterdir():
+            for child in tree.iterdir() if tree.is_dir() else []:
+                if child.is_dir():
+                    deep += [os.path.join(child, name) for name in os.listdir(child)]
+        subprocess.run(["xargs", "-0", "-P", "16", "-n", "500", "rm", "-rf"], input="\0".join(deep).encode(), check=True)
         shutil.rmtree(trash, ignore_errors=True)
 
     def keep_warm(self) -> None:
@@ -154,10 +198,24 @@ class Context:
         return f"{timing.wall / self.floor.wall:.2f}x floor (cpu {timing.cpu / self.floor.cpu:.2f}x)"
 
     def shown(self, argv: list[str]) -> str:
-        """A command as RESULTS.md shows it: paths relative to the repo."""
+        """A command as RESULTS.md shows it: paths relative to the repo, and
+        the corpus size as N, so that one line serves every size."""
         text = " ".join(argv)
         text = text.replace(f"{PYTHON} {FEEDSVC}", "feedsvc").replace(PYTHON, "python")
-        return text.replace(str(self.work), "bench/work").replace(str(REPO) + "/", "")
+        text = text.replace(str(self.work), "bench/work").replace(str(REPO) + "/", "")
+        return text.replace(f"-{self.articles}-", "-N-")
+
+
+def build_processes() -> int:
+    """How many processes `feedsvc build` uses: FEEDSVC_PROCESSES if set,
+    else one per CPU. The file-system floor writes with as many."""
+    return int(os.environ.get("FEEDSVC_PROCESSES") or os.cpu_count() or 1)
+
+
+def seconds(timing: Timing) -> str:
+    """A timed figure as the tables show it."""
+    processes = f", {timing.processes} processes" if timing.processes > 1 else ""
+    return f"{timing.wall:.3f} s (cpu {timing.cpu:.3f} s, {timing.peak:.0f} MB{processes})"
 
 
 def write_section(results: Path, title: str, lines: list[str]) -> None:

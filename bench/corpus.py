@@ -126,7 +126,7 @@ def headline(combination: int) -> tuple[str, str, str]:
 class Corpus:
     """The cards of a corpus, numbered 0.. from the newest (top of page 0)."""
 
-    def __init__(self, seed: int, articles: int, extra_pages: int = 4):
+    def __init__(self, seed: int, articles: int, extra_pages: int = 100):
         self.seed = seed
         self.articles = articles
         total = articles + extra_pages * CARDS_PER_PAGE

@@ -1,78 +1,143 @@
-"""Phase 2: `feedsvc build` cold, with nothing changed, after one new page,
-and with a warm ledger into an empty folder; beside the plain-lxml baseline
-that writes the same Atom and RSS bytes, measured in the same run."""
+"""Phase 2: `feedsvc build` cold (with an empty history, and with a warm
+store into an empty folder), beside the file-system floor that writes the
+same files; with nothing changed; and after one new page. Where wanted, also
+the plain-lxml baseline that writes the same Atom and RSS bytes."""
 
 from __future__ import annotations
 
+import itertools
 import json
+import shutil
 import statistics
 import subprocess
 from pathlib import Path
 
 from lxml import etree
 
-from context import BENCH, Context, Row, Section
+from context import BENCH, Context, Row, Section, seconds
 from measure import PYTHON, Timing, run_once, time_command
-
-
-def verdict(timing: Timing, ctx: Context, times_floor: float) -> str:
-    ratio = timing.wall / ctx.floor.wall
-    return ("met" if ratio <= times_floor else "NOT met") + f" ({ratio:.1f}x)"
-
-
-def seconds(timing: Timing) -> str:
-    return f"{timing.wall:.3f} s (cpu {timing.cpu:.3f} s)"
 
 
 def run(ctx: Context) -> Section:
     section = Section("Build")
-    out, baseline_out, feeds_out = ctx.work / "out", ctx.work / "lxml-out", ctx.work / "feeds-only-out"
-    snapshot = ctx.work / f"out-snapshot-{ctx.articles}-{ctx.seed}"
+    out, floor_out = ctx.work / "out", ctx.work / "floor-out"
     build = ctx.feedsvc("build", *ctx.seeds_args(), "--out", str(out))
     shown = ctx.shown(build)
+    env = ctx.env
 
-    def cold_setup() -> None:
+    def fresh(ledger: str) -> None:
+        """Only the pages, and the history as `ledger` says; no output and no
+        build state (it is local, so a fresh checkout has none)."""
         ctx.drop_extra_pages()
-        ctx.clear_ledger()
+        if ledger == "none":
+            ctx.clear_ledger()
+        else:
+            ctx.restore_warm_ledger()
+        if ledger == "history only":
+            shutil.rmtree(ctx.ledger.parent / ".feedsvc-cache", ignore_errors=True)
+        shutil.rmtree(ctx.work / ".feedsvc-build", ignore_errors=True)
         ctx.discard(out)
 
-    cold = time_command("build cold", build, ctx.env, ctx.runs, setup=cold_setup, shown=shown)
-    ctx.keep_warm()
-    files = sum(1 for path in out.rglob("*") if path.is_file())
-    section.rows.append(Row(f"cold build, empty ledger and output ({files:,} files)", seconds(cold), ctx.ratio(cold), "< 20 s", ("met" if cold.wall < 20 else "NOT met"), cold.command))
-    floor, floor_split = timed_script(ctx, "write floor", BENCH / "write_floor.py", ctx.work / "floor-out", source=out)
+    # The cold build and the file-system floor, interleaved: the floor
+    # writes the files the cold build just wrote, with as many processes.
+    cold = Timing("build, cold: empty history and output", shown)
+    floor = Timing("file-system floor", "")
+    for number in range(ctx.cold_runs):
+        time_command(cold.name, build, env, 1, setup=lambda: fresh("none"), timing=cold)
+        if number == 0:
+            ctx.keep_warm()
+        split = write_floor(ctx, out, floor_out, floor)
+    ctx.keep_peak(cold)
+    files, megabytes = int(split["files"]), split["bytes"] / 1e6
+    ctx.figures.update({"cold empty": cold.wall, "fs floor": floor.wall})
     section.rows.append(
-        Row(
-            f"file-system floor: write the same {int(floor_split['files']):,} files ({floor_split['bytes'] / 1e6:.0f} MB) in a plain loop",
-            f"{floor_split['wall']:.3f} s (cpu {floor_split['cpu']:.3f} s)",
-            f"cold build = {cold.wall / floor_split['wall']:.2f}x this",
-            "report",
-            "",
-            floor.command,
-        )
+        Row("fs floor", f"file-system floor: the cold build's files written by a plain loop in {ctx.processes} process(es)", f"{floor.wall:.3f} s (cpu {floor.cpu:.3f} s); {files:,} files, {megabytes:,.0f} MB", "", floor.command)
+    )
+    section.rows.append(
+        Row("cold", "cold build, empty history and output", seconds(cold), f"{cold.wall / floor.wall:.2f}x file-system floor; {ctx.ratio(cold)}", cold.command)
     )
 
+    if ctx.wanted("lxml"):
+        ctx.restore_warm_ledger()
+        lxml_rows(ctx, section, out)
+
+    # Each rebuild after a new page right after a rebuild with nothing
+    # changed: the same state a site is in before its daily page.
+    unchanged = Timing("rebuild, nothing changed", shown)
+    new_page = Timing("rebuild after one new page", "(new page renamed into the seeds folder) " + shown)
+    for number in range(ctx.runs):
+        time_command(unchanged.name, build, env, 1, timing=unchanged)
+        time_command(new_page.name, build, env, 1, setup=lambda: ctx.add_page(number), timing=new_page)
+    ctx.keep_peak(unchanged)
+    ctx.keep_peak(new_page)
+    ctx.figures.update({"unchanged": unchanged.wall, "new page": new_page.wall})
+    section.rows.append(Row("unchanged", "rebuild, nothing changed", seconds(unchanged), ctx.ratio(unchanged), unchanged.command))
+    section.rows.append(Row("new page", "rebuild after one new page of 50 articles", seconds(new_page), ctx.ratio(new_page), new_page.command))
+
+    if ctx.profile:
+        pages = itertools.count(ctx.runs)
+        section.notes.append(profile(ctx, build, "build-cold", lambda: fresh("none")))
+        section.notes.append(profile(ctx, build, "build-new-page", lambda: ctx.add_page(next(pages))))
+
+    section.notes.append(
+        f"Every command runs with FEEDSVC_PROCESSES={ctx.processes}, and the file-system floor writes with as many processes. "
+        "A cold build starts without the build state (`.feedsvc-build/`), which is local and so absent from a fresh checkout. "
+        "The most processes of a command's tree seen at once are shown beside its figure."
+    )
+
+    # Last, so that the tree left for the serving phase is the warm store's.
+    warm = Timing("build, cold: warm store, empty output", shown)
+    checkout = Timing("build, cold: history only, empty output", shown)
+    for _ in range(ctx.cold_runs):
+        time_command(warm.name, build, env, 1, setup=lambda: fresh("warm"), timing=warm)
+        if ctx.wanted("checkout"):
+            time_command(checkout.name, build, env, 1, setup=lambda: fresh("history only"), timing=checkout)
+    ctx.keep_peak(warm)
+    ctx.figures["cold warm"] = warm.wall
+    section.rows.append(
+        Row("cold warm", "cold build, warm store (history and cache), empty output", seconds(warm), f"{warm.wall / floor.wall:.2f}x file-system floor; {ctx.ratio(warm)}", warm.command)
+    )
+    if checkout.walls:
+        ctx.keep_peak(checkout)
+        section.rows.append(
+            Row("cold checkout", "cold build, history only (a fresh checkout: no cache), empty output", seconds(checkout), f"{checkout.wall / floor.wall:.2f}x file-system floor; {ctx.ratio(checkout)}", checkout.command)
+        )
+    ctx.drop_extra_pages()
+    ctx.restore_warm_ledger()
+    ctx.empty_trash()
+    return section
+
+
+def write_floor(ctx: Context, source: Path, folder: Path, timing: Timing) -> dict[str, float]:
+    """One run of bench/write_floor.py, added to `timing`; its report."""
+    report = ctx.work / "write_floor.json"
+    argv = [PYTHON, str(BENCH / "write_floor.py"), str(source), str(folder), str(report), "--processes", str(ctx.processes)]
+    timing.command = ctx.shown(argv[:4] + argv[5:])
+    ctx.discard(folder)
+    run_once(argv, ctx.env)
+    ctx.discard(folder)
+    split = json.loads(report.read_text())
+    timing.walls.append(split["wall"])
+    timing.cpus.append(split["cpu"])
+    print(f"  {timing.name}: {split}", flush=True)
+    return split
+
+
+def lxml_rows(ctx: Context, section: Section, out: Path) -> None:
+    """The plain-lxml baseline and feedsvc writing the same feeds only."""
+    baseline_out, feeds_out = ctx.work / "lxml-out", ctx.work / "feeds-only-out"
     baseline, base_split = timed_script(ctx, "lxml baseline", BENCH / "lxml_baseline.py", baseline_out)
     feeds, feeds_split = timed_script(ctx, "feedsvc feeds only", BENCH / "feeds_only.py", feeds_out)
     same, total, canonical, differing = compare(out, baseline_out)
     section.rows.append(
-        Row(
-            f"plain-lxml baseline: read the ledger, write the {int(base_split['files']):,} Atom + RSS documents",
-            seconds(baseline),
-            f"cold build = {cold.wall / baseline.wall:.2f}x baseline",
-            "ratio near 1",
-            "",
-            baseline.command,
-        )
+        Row("lxml", "plain-lxml baseline: read the history, write the Atom + RSS documents", seconds(baseline) + f"; {int(base_split['files']):,} files", "", baseline.command)
     )
     section.rows.append(
         Row(
-            f"feedsvc, the same {int(feeds_split['files']):,} documents only (Site.render + write, warm ledger)",
-            seconds(feeds),
-            f"{feeds.wall / baseline.wall:.2f}x baseline; render+write alone {feeds_split['render_write']:.2f} s vs {base_split['render_write']:.2f} s = "
-            f"{feeds_split['render_write'] / base_split['render_write']:.2f}x",
-            "ratio near 1",
-            "",
+            "feeds only",
+            "feedsvc, the same documents only (Site.render + write, warm store)",
+            seconds(feeds) + f"; {int(feeds_split['files']):,} files",
+            f"{feeds.wall / baseline.wall:.2f}x baseline; render+write alone {feeds_split['render_write'] / base_split['render_write']:.2f}x",
             feeds.command,
         )
     )
@@ -80,77 +145,25 @@ def run(ctx: Context) -> Section:
         f"Baseline output against the cold build's files: {same:,} of {total:,} Atom/RSS documents byte-identical"
         + (f"; of the {total - same:,} others, {canonical:,} equal as canonical XML (C14N)" if same != total else "")
         + (f"; first differing file: {differing}" if differing else "")
-        + ". The baseline builds one lxml tree per document (every entry built again for each document it is in); "
-        "feedsvc renders each entry once and splices the bytes into each document."
+        + ". The baseline builds one lxml tree per document; feedsvc renders each entry once and splices its bytes into each document."
     )
-
-    section.notes.append(
-        f"Cold build: writing the same {int(floor_split['files']):,} files in a plain Python loop takes {floor_split['wall']:.1f} s "
-        f"on this disk (every article page is a folder with an index.html), {floor_split['wall'] / 20:.0%} of the 20 s budget "
-        f"before any parsing or rendering. The build runs on one core ({cold.cpu:.1f} s CPU for {cold.wall:.1f} s wall)."
-    )
-    unchanged = time_command("build, nothing changed", build, ctx.env, ctx.runs, shown=shown)
-    section.rows.append(Row("rebuild, nothing changed", seconds(unchanged), ctx.ratio(unchanged), "<= 2x floor", verdict(unchanged, ctx, 2), unchanged.command))
-
-    ctx.discard(snapshot)
-    subprocess.run(["cp", "-al", str(out), str(snapshot)], check=True)
-
-    def new_page_setup() -> None:
-        ctx.drop_extra_pages()
-        ctx.restore_warm_ledger()
-        ctx.discard(out)
-        # Hard links are safe: the build replaces files by renaming, never in place.
-        subprocess.run(["cp", "-al", str(snapshot), str(out)], check=True)
-        ctx.add_page(0)
-
-    new_page = time_command("build after one new page", build, ctx.env, ctx.runs, setup=new_page_setup, shown=shown)
-    section.rows.append(
-        Row("rebuild after one new page of 50 articles", seconds(new_page), ctx.ratio(new_page), "<= 4x floor", verdict(new_page, ctx, 4), "(new page dropped into the seeds) " + new_page.command)
-    )
-
-    section.notes.append(
-        "A rebuild after one new page looks up in the ledger's cache only what the page touches and appends only "
-        "its new lines to the history, but it still builds the whole site model (every article, its fingerprint, "
-        "every target), checks the size of every file on disk, and reads and rewrites the manifest of every file; "
-        "only the changed documents are rendered. See the profile below."
-    )
-
-    if ctx.profile:
-        section.notes.append(profile(ctx, build, "build-cold", cold_setup))
-        section.notes.append(profile(ctx, build, "build-new-page", new_page_setup))
-
-    # Last, so that the tree left for the serving phase is the warm ledger's.
-    def warm_setup() -> None:
-        ctx.drop_extra_pages()
-        ctx.restore_warm_ledger()
-        ctx.discard(out)
-
-    warm = time_command("build, warm ledger, empty output", build, ctx.env, ctx.runs, setup=warm_setup, shown=shown)
-    section.rows.append(Row("cold build with a warm ledger and an empty output folder", seconds(warm), ctx.ratio(warm), "report", "", warm.command))
-
-    ctx.drop_extra_pages()
-    ctx.restore_warm_ledger()
-    for folder in (baseline_out, feeds_out, snapshot, ctx.work / "floor-out"):
-        ctx.discard(folder)
-    ctx.empty_trash()
-    return section
+    ctx.discard(baseline_out)
+    ctx.discard(feeds_out)
 
 
-def timed_script(ctx: Context, name: str, script: Path, folder: Path, source: Path | None = None) -> tuple[Timing, dict[str, float]]:
+def timed_script(ctx: Context, name: str, script: Path, folder: Path) -> tuple[Timing, dict[str, float]]:
     """Run a bench script that writes files under `folder` and reports its
     own split (e.g. loading vs rendering and writing) as JSON."""
     report = ctx.work / f"{script.stem}.json"
-    inputs = [str(source)] if source else [str(ctx.seeds), str(ctx.ledger)]
-    argv = [PYTHON, str(script), *inputs, str(folder), str(report)]
+    argv = [PYTHON, str(script), str(ctx.seeds), str(ctx.ledger), str(folder), str(report)]
     timing = Timing(name, ctx.shown(argv[:-1]))
     splits = []
     for _ in range(ctx.runs):
         ctx.discard(folder)
-        wall, cpu = run_once(argv, ctx.env)
-        timing.walls.append(wall)
-        timing.cpus.append(cpu)
+        run = run_once(argv, ctx.env)
+        timing.add(run)
         splits.append(json.loads(report.read_text()))
-        print(f"  {name}: {wall:.3f} s wall, {cpu:.3f} s cpu, {splits[-1]}", flush=True)
+        print(f"  {name}: {run.wall:.3f} s wall, {run.cpu:.3f} s cpu, {splits[-1]}", flush=True)
     split = {key: statistics.median(s[key] for s in splits) for key in splits[0]}
     return timing, split
 

@@ -6,11 +6,8 @@ import json
 import statistics
 import subprocess
 
-from context import BENCH, Context, Row, Section
+from context import BENCH, FLOOR_CODE, Context, Row, Section, seconds
 from measure import PYTHON, Timing, time_command
-
-FLOOR_CODE = "import feedsvc.cli, pathlib, sys; [p.read_bytes() for p in pathlib.Path(sys.argv[1]).glob('*.txt')]"
-
 
 def measure_floor(ctx: Context) -> Timing:
     """`import feedsvc.cli` plus reading every page file once."""
@@ -20,55 +17,41 @@ def measure_floor(ctx: Context) -> Timing:
     return ctx.floor
 
 
-def verdict(timing: Timing, ctx: Context, times_floor: float) -> str:
-    met = timing.wall <= times_floor * ctx.floor.wall
-    return ("met" if met else "NOT met") + f" ({timing.wall / ctx.floor.wall:.1f}x)"
-
-
 def run(ctx: Context) -> Section:
     section = Section("Ingest")
     floor = ctx.floor
 
     listing = ctx.feedsvc("articles", *ctx.seeds_args(), "--json")
-    cold = time_command("ingest cold", listing, ctx.env, ctx.runs, setup=ctx.clear_ledger, shown=ctx.shown(listing) + " > /dev/null")
+    shown = ctx.shown(listing) + " > /dev/null"
+    cold = time_command("articles --json, cold", listing, ctx.env, ctx.cold_runs, setup=ctx.clear_ledger, shown=shown)
     ctx.keep_warm()
-    section.rows.append(Row("ingest, cold (empty ledger): `articles --json`", f"{cold.wall:.3f} s (cpu {cold.cpu:.3f} s)", ctx.ratio(cold), "report", "", cold.command))
+    ctx.keep_peak(cold)
+    section.rows.append(Row("cold", "`articles --json`, empty history", seconds(cold), ctx.ratio(cold), cold.command))
 
-    warm = time_command("ingest warm", listing, ctx.env, ctx.runs, setup=ctx.restore_warm_ledger, shown=ctx.shown(listing) + " > /dev/null")
-    section.rows.append(Row("ingest, warm ledger: `articles --json`", f"{warm.wall:.3f} s (cpu {warm.cpu:.3f} s)", ctx.ratio(warm), "<= 4x floor", verdict(warm, ctx, 4), warm.command))
+    warm = time_command("articles --json, warm", listing, ctx.env, ctx.runs, setup=ctx.restore_warm_ledger, shown=shown)
+    ctx.keep_peak(warm)
+    ctx.figures["articles warm"] = warm.wall
+    section.rows.append(Row("warm", "`articles --json`, warm store", seconds(warm), ctx.ratio(warm), warm.command))
 
-    table = ctx.feedsvc("articles", *ctx.seeds_args())
-    warm_table = time_command("ingest warm (table)", table, ctx.env, ctx.runs, shown=ctx.shown(table) + " > /dev/null")
-    section.rows.append(Row("ingest, warm ledger: `articles` (table)", f"{warm_table.wall:.3f} s (cpu {warm_table.cpu:.3f} s)", ctx.ratio(warm_table), "<= 4x floor", verdict(warm_table, ctx, 4), warm_table.command))
+    if ctx.wanted("table"):
+        table = ctx.feedsvc("articles", *ctx.seeds_args())
+        warm_table = time_command("articles (table), warm", table, ctx.env, ctx.runs, shown=ctx.shown(table) + " > /dev/null")
+        ctx.keep_peak(warm_table)
+        section.rows.append(Row("table", "`articles` (table), warm store", seconds(warm_table), ctx.ratio(warm_table), warm_table.command))
 
-    stages = in_process_stages(ctx)
-    ingest_alone = stages["ingest() total"]["wall"]
-    floor_ratio = (ingest_alone + stages["import feedsvc.cli"]["wall"]) / floor.wall
-    section.rows.append(
-        Row(
-            "ingest alone, in process: import + `ingest()` with a warm ledger",
-            f"{ingest_alone + stages['import feedsvc.cli']['wall']:.3f} s",
-            f"{floor_ratio:.2f}x floor",
-            "<= 4x floor",
-            ("met" if floor_ratio <= 4 else "NOT met") + f" ({floor_ratio:.1f}x)",
-            f"python bench/stages.py {ctx.shown([str(ctx.seeds), str(ctx.ledger)])}",
+    if ctx.wanted("stages"):
+        stages = in_process_stages(ctx)
+        in_process = sum(stages[name]["wall"] for name in ("import feedsvc.cli", "ingest() total", "articles()"))
+        every = stages["every record from the cache"]["wall"]
+        section.notes.append(
+            f"Where a warm `articles --json` goes: importing, `ingest()` and listing the articles take {in_process:.2f} s in one "
+            f"process; the command takes {warm.wall:.2f} s in all, printing {ctx.articles:,} articles as indented JSON included. "
+            f"Reading every record from the cache takes {every:.2f} s = {every / floor.wall:.1f}x the floor. In-process stages "
+            f"(`python bench/stages.py {ctx.shown([str(ctx.seeds), str(ctx.ledger)])}`, medians of {ctx.runs} runs, seconds; "
+            "the page reading and the opening of the store are timed on their own and are also part of `ingest()`): "
+            + "; ".join(f"{name} {times['wall']:.3f}" for name, times in stages.items())
+            + "."
         )
-    )
-    in_process = sum(stages[name]["wall"] for name in ("import feedsvc.cli", "ingest() total", "articles()"))
-    opening = stages["open the ledger (seal + cache)"]["wall"]
-    every = stages["every record from the cache"]["wall"]
-    section.notes.append(
-        f"Where a warm `articles --json` goes: importing, `ingest()` and listing the articles take {in_process:.2f} s in one "
-        f"process; the command takes {warm.wall:.2f} s in all, printing {ctx.articles:,} articles as indented JSON included. "
-        f"Opening the ledger (its seal and the SQLite cache) takes {opening:.3f} s; a run that merges new pages looks up "
-        f"only the records they touch. Reading every record from the cache, which listing all articles needs, takes "
-        f"{every:.2f} s = {every / floor.wall:.1f}x the floor."
-    )
-    section.notes.append(
-        "In-process stages of a warm run (medians of %d runs, seconds; the page reading and ledger loading are "
-        "timed on their own and are also part of `ingest()`):\n\n| stage | wall | cpu |\n|---|---|---|\n" % ctx.runs
-        + "\n".join(f"| {name} | {times['wall']:.3f} | {times['cpu']:.3f} |" for name, times in stages.items())
-    )
     if ctx.profile:
         section.notes.append(profile_warm(ctx, listing))
     return section

@@ -4,6 +4,7 @@ running feedsvc or the minimal Flask app, and nginx. Everything listens on
 
 from __future__ import annotations
 
+import http.client
 import os
 import re
 import signal
@@ -15,7 +16,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from measure import PYTHON
+from measure import PYTHON, children
 
 HOST = "127.0.0.1"
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -61,16 +62,7 @@ class Server:
 
     def workers(self) -> list[int]:
         """The PIDs of the master's children (gunicorn or nginx workers)."""
-        children = []
-        for entry in os.listdir("/proc"):
-            if entry.isdigit():
-                try:
-                    stat = Path(f"/proc/{entry}/stat").read_text()
-                except OSError:
-                    continue
-                if int(stat.rpartition(")")[2].split()[1]) == self.process.pid:
-                    children.append(int(entry))
-        return sorted(children)
+        return children(self.process.pid)
 
     def cpu_seconds(self) -> float:
         """CPU time used so far by the master and its workers."""
@@ -122,6 +114,49 @@ def fetch(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[st
             return reply.status, dict(reply.headers.items()), reply.read()
     except urllib.error.HTTPError as error:
         return error.code, dict(error.headers.items()), error.read()
+
+
+def answer(server: Server, path: str, workers: list[int]) -> tuple[int, bytes, int | None]:
+    """GET `path` on a new connection: the status, the body, and which of
+    `workers` answered (None if that could not be told).
+
+    The worker is found by its end of the connection: while the connection
+    is still open (HTTP/1.1 keeps it), the kernel's table of TCP sockets
+    names the socket whose remote port is this client's, and the worker
+    holding that socket among its open files answered."""
+    connection = http.client.HTTPConnection(HOST, server.port, timeout=30)
+    try:
+        connection.request("GET", path)
+        reply = connection.getresponse()
+        body = reply.read()
+        client_port = connection.sock.getsockname()[1]
+        return reply.status, body, socket_owner(server.port, client_port, workers)
+    finally:
+        connection.close()
+
+
+def socket_owner(server_port: int, client_port: int, pids: list[int]) -> int | None:
+    wanted = f":{server_port:04X}", f":{client_port:04X}"
+    inode = None
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if fields[1].endswith(wanted[0]) and fields[2].endswith(wanted[1]):
+            inode = fields[9]
+            break
+    if inode is None:
+        return None
+    link = f"socket:[{inode}]"
+    for pid in pids:
+        try:
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                try:
+                    if os.readlink(f"/proc/{pid}/fd/{fd}") == link:
+                        return pid
+                except OSError:
+                    continue
+        except OSError:
+            continue
+    return None
 
 
 @dataclass

@@ -37,8 +37,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import corpus  # noqa: E402
-from context import BENCH, EPOCH, REPO, write_section  # noqa: E402
-from measure import PYTHON, load_average, machine  # noqa: E402
+from context import BENCH, EPOCH, FLOOR_CODE, REPO, write_section  # noqa: E402
+from measure import PYTHON, load_average, machine, run_once  # noqa: E402
 
 FIGURES = ("floor", "new page", "fresh checkout", "articles", "verify", "cold", "build")
 
@@ -75,18 +75,12 @@ class Version:
 
 
 def run(argv: list[str], env: dict[str, str]) -> tuple[float, int]:
-    """Wall seconds and peak memory (MB) of one run; raises if it fails."""
-    start = time.perf_counter()
+    """Wall seconds and peak memory (MB, children included) of one run;
+    raises if it fails."""
     # Not from the checkout: Python puts the working folder first on the
     # path, which would shadow the version chosen by PYTHONPATH.
-    process = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd="/")
-    _, status, usage = os.wait4(process.pid, 0)
-    wall = time.perf_counter() - start
-    error = process.stderr.read().decode(errors="replace") if process.stderr else ""
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode != 0:
-        raise RuntimeError(f"{' '.join(argv)} failed ({process.returncode}):\n{error[-2000:]}")
-    return wall, usage.ru_maxrss // 1024
+    result = run_once(argv, env, cwd=Path("/"))
+    return result.wall, int(result.peak)
 
 
 def history_of(seeds: Path) -> list[Path]:
@@ -161,7 +155,7 @@ def figures(site: Site, runs: int, skip: set[str], current: bool) -> dict[str, t
     if "cold" not in skip:
         found["cold"] = (cold, 0)
     target = site.some_id()
-    floor = [PYTHON, "-c", "import feedsvc.cli, pathlib, sys; [p.read_bytes() for p in pathlib.Path(sys.argv[1]).glob('*.txt')]", seeds]
+    floor = [PYTHON, "-c", FLOOR_CODE, seeds]
     if "floor" not in skip:
         found["floor"] = measure("floor", runs, site.restore, floor, env)
     if "new page" not in skip:
