@@ -22,8 +22,10 @@ topics' settings changed.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import sqlite3
-from collections.abc import Sequence
+import uuid
+from collections.abc import Callable, Sequence
 
 import orjson
 
@@ -120,6 +122,7 @@ class StoredCatalog:
         self._namespace = site_namespace(config.site_key)
         self.categories: dict[str, str] = dict(db.execute("SELECT name, slug FROM categories"))
         self._names = {slug: name for name, slug in self.categories.items()}
+        self._published = functools.partial(_articles, self._namespace, self.categories)
         moved = Ledger(records={r.id: r for r in self._records("SELECT line FROM records WHERE moved")}, categories=self.categories)
         self.departures = merge.departures(moved)
         withdrawn = Ledger(records={r.id: r for r in self._records("SELECT line FROM records WHERE withdrawn")}, categories=self.categories)
@@ -138,23 +141,34 @@ class StoredCatalog:
     def recorded(self, key: FeedKey) -> "StoredFeed":
         feed = self._feeds.get(key)
         if feed is None:
-            feed = self._feeds[key] = StoredFeed(self, key)
+            category = None if key is None or isinstance(key, TopicKey) else self._names.get(key, "")
+            feed = self._feeds[key] = StoredFeed(self._db, self._published, key, category)
         return feed
 
     def article(self, article_id: str) -> Article | None:
-        found = self._records("SELECT line FROM records WHERE id = ? AND NOT withdrawn", article_id)
-        return self.published(found)[0] if found else None
+        found = self._db.execute("SELECT line FROM records WHERE id = ? AND NOT withdrawn", (article_id,)).fetchall()
+        return self._published(found)[0] if found else None
 
-    def published(self, records: list[Record]) -> list[Article]:
-        return [merge.article_of(record, self._namespace, self.categories) for record in records]
+
+
+def _articles(namespace: uuid.UUID, categories: dict[str, str], rows: list[tuple]) -> list[Article]:
+    """Articles from rows of stored lines."""
+    records = (codec.record_of(orjson.loads(line)) for (line,) in rows)
+    return [merge.article_of(record, namespace, categories) for record in records]
 
 
 class StoredFeed(Sequence[Article]):
     """One feed's articles in `seq` order, each stretch read when asked;
     answers what `core.publish.InSeqOrder` answers for a list."""
 
-    def __init__(self, catalog: StoredCatalog, key: FeedKey) -> None:
-        self._catalog = catalog
+    def __init__(
+        self, db: sqlite3.Connection, published: Callable[[list[tuple]], list[Article]], key: FeedKey, category: str | None
+    ) -> None:
+        # Not the catalog itself: a feed that referred back to it would keep
+        # the catalog, and its read transaction, alive until the cycle
+        # collector ran, holding back the cache's checkpoints meanwhile.
+        self._db = db
+        self._published = published
         if isinstance(key, TopicKey):
             # Members are computed anew whenever their record is written; the
             # join leaves out those of a record folded into another.
@@ -164,15 +178,15 @@ class StoredFeed(Sequence[Article]):
         else:
             self._table = "records r"
             self._where, self._parameters = "NOT r.withdrawn", ()
-            if key is not None:
+            if category is not None:
                 self._where += " AND r.category = ?"
-                self._parameters = (catalog._names.get(key, ""),)
+                self._parameters = (category,)
             self._prefix = "r."
         self._count: int | None = None
 
     def _select(self, what: str, tail: str = "", *parameters: object) -> list[tuple]:
         query = f"SELECT {what} FROM {self._table} WHERE {self._where} {tail}"  # noqa: S608 - fixed fragments
-        return self._catalog._db.execute(query, (*self._parameters, *parameters)).fetchall()
+        return self._db.execute(query, (*self._parameters, *parameters)).fetchall()
 
     def __len__(self) -> int:
         if self._count is None:
@@ -191,9 +205,6 @@ class StoredFeed(Sequence[Article]):
             return [] if stop <= start else [self[i] for i in range(start, stop, step)]
         rows = self._select("r.line", f"ORDER BY {self._prefix}seq LIMIT ? OFFSET ?", stop - start, start)
         return self._published(rows)
-
-    def _published(self, rows: list[tuple]) -> list[Article]:
-        return self._catalog.published([codec.record_of(orjson.loads(line)) for (line,) in rows])
 
     def newest_change(self) -> dt.datetime | None:
         newest = self._select(f"max({self._prefix}changed)")[0][0]
