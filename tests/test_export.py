@@ -398,9 +398,9 @@ def write_corpus(seeds: Path, pages: range) -> None:
         (seeds / f"{number:04d}_corpus.txt").write_text(corpus_page(number), encoding="utf-8")
 
 
-def start_build(seeds: Path, out: Path) -> subprocess.Popen:
+def start_build(seeds: Path, out: Path, **settings: str) -> subprocess.Popen:
     env = {name: value for name, value in os.environ.items() if not name.startswith("FEEDSVC_")}
-    env.update(SOURCE_DATE_EPOCH=str(NOW_EPOCH), FEEDSVC_MAX_NEW_ARTICLES="100000")
+    env.update(SOURCE_DATE_EPOCH=str(NOW_EPOCH), FEEDSVC_MAX_NEW_ARTICLES="100000", **settings)
     command = [sys.executable, "-m", "feedsvc.cli", "build", "--seeds", str(seeds), "--out", str(out)]
     return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
