@@ -29,7 +29,7 @@ def bookkeeping(seeds: Path, out: Path) -> bytes:
 @linux_only
 def test_several_processes_write_the_same_tree_and_manifest_as_one(tmp_path):
     seeds = copy_seeds(tmp_path / "seeds")
-    write_corpus(seeds, range(1, 13))  # 600 articles: three batches of pages
+    write_corpus(seeds, range(1, 51))  # 2,500 articles: three batches of pages
     one, several = tmp_path / "one", tmp_path / "several"
     first = build(seeds, one, "--processes", "1", FEEDSVC_MAX_NEW_ARTICLES="100000")
     assert first.exit_code == 0, first.stderr
@@ -40,7 +40,7 @@ def test_several_processes_write_the_same_tree_and_manifest_as_one(tmp_path):
     assert bookkeeping(seeds, several) == bookkeeping(seeds, one)
 
     # Again, over a tree with some pages missing and some damaged.
-    write_corpus(seeds, range(13, 15))
+    write_corpus(seeds, range(51, 53))
     for folder in (one, several):
         pages = sorted((folder / "articles").iterdir())
         for page in pages[::7]:
@@ -79,7 +79,7 @@ def running(pid: int) -> bool:
 @linux_only
 def test_the_workers_of_a_build_killed_with_sigkill_die_with_it(tmp_path):
     seeds = copy_seeds(tmp_path / "seeds")
-    write_corpus(seeds, range(1, 41))
+    write_corpus(seeds, range(1, 61))
     out = tmp_path / "out"
     process = start_build(seeds, out, FEEDSVC_BUILD_PROCESSES="2")
     workers: set[int] = set()
@@ -104,11 +104,11 @@ def test_the_workers_of_a_build_killed_with_sigkill_die_with_it(tmp_path):
 @linux_only
 def test_a_failing_worker_fails_the_build_and_leaves_the_last_tree(tmp_path):
     seeds = copy_seeds(tmp_path / "seeds")
-    write_corpus(seeds, range(1, 13))
+    write_corpus(seeds, range(1, 3))
     out, reference = tmp_path / "out", tmp_path / "reference"
     assert build(seeds, out, FEEDSVC_MAX_NEW_ARTICLES="100000").exit_code == 0
     before = published_files(out)
-    write_corpus(seeds, range(13, 25))
+    write_corpus(seeds, range(3, 53))
     assert build(seeds, reference, FEEDSVC_MAX_NEW_ARTICLES="100000").exit_code == 0
     new = sorted({page.name for page in (reference / "articles").iterdir()} - {page.name for page in (out / "articles").iterdir()})
     (out / "articles" / new[len(new) // 2]).write_bytes(b"")  # a file where a page's folder must go

@@ -26,7 +26,7 @@ Written = tuple[str, Entry, str]
 # Files staged before the batch is flushed and renamed into place: one
 # flush per batch instead of one per file. A batch of article pages is
 # also the unit of work handed to a process.
-BATCH_FILES = 256
+BATCH_FILES = 1024
 # Below this many article pages to write, forking costs more than it saves
 # (measured: bench figures in CHANGELOG.md).
 PAGES_PER_PROCESS = 2000
