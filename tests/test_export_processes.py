@@ -1,4 +1,4 @@
-"""A build that writes its article pages with several processes: the same
+"""A build that renders its article pages with several processes: the same
 tree and bookkeeping as one process, every file whole at every moment, and
 no process left behind when the build is killed."""
 
@@ -102,7 +102,7 @@ def test_the_workers_of_a_build_killed_with_sigkill_die_with_it(tmp_path):
 
 
 @linux_only
-def test_a_failing_worker_fails_the_build_and_leaves_the_last_tree(tmp_path):
+def test_a_page_that_cannot_be_written_fails_the_build_and_leaves_the_last_tree(tmp_path):
     seeds = copy_seeds(tmp_path / "seeds")
     write_corpus(seeds, range(1, 3))
     out, reference = tmp_path / "out", tmp_path / "reference"

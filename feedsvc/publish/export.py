@@ -188,11 +188,11 @@ def _render_and_write(
     site, tree: Tree, todo: list, entries: dict[str, Entry], outcome: Outcome, apply: bool, meter: Meter | None, total: int, processes: int | None
 ) -> None:
     """Render `todo` and write what differs from the disk. The article
-    pages are written first, in batches shared out among `processes`
-    processes; every other document is rendered and staged meanwhile (the
-    formats of one document together), and renamed into place in write
-    order once every article page is: no feed or page ever links to an
-    article page that is not there yet."""
+    pages are rendered in batches shared out among `processes` processes
+    and written here as they come; every other document is rendered and
+    staged meanwhile (the formats of one document together), and renamed
+    into place in write order once every article page is: no feed or page
+    ever links to an article page that is not there yet."""
     pages = [target for target in todo if urls.match(target.path).kind == "article"]
     others = [target for target in todo if urls.match(target.path).kind != "article"]
     batches = [pages[start : start + writing.BATCH_FILES] for start in range(0, len(pages), writing.BATCH_FILES)]
@@ -207,15 +207,13 @@ def _render_and_write(
 
     staged: list[tuple[str, str]] = []
     try:
-        with writing.Shares(site, tree, batches, apply, writing.processes_for(len(pages), processes) - 1) as shares:
+        with writing.Shares(site, tree, batches, writing.processes_for(len(pages), processes) - 1) as shares:
             for group in _documents(others):
-                record(writing.render_and_stage(site, tree, group, apply, staged))
-                record(shares.collect())
-            for batch in shares.own():
-                record(writing.write_batch(site, tree, batch, apply))
-                record(shares.collect())
-            for written in shares.finish():
-                record(written)
+                record(writing.stage(tree, writing.render(site, tree, group), apply, staged))
+                for rendered in shares.collect():
+                    record(writing.write_batch(tree, rendered, apply))
+            for rendered in shares.rest():
+                record(writing.write_batch(tree, rendered, apply))
         writing.commit(tree, staged)
     except BaseException:
         writing.discard(tree, staged)

@@ -1,9 +1,10 @@
 """Render a build's documents and stage or write their files, in one
 process or several: the article pages, nearly every file of a large site,
-are shared out in chunks between the build and worker processes forked
-from it, which render and write them through the one atomic write
-(`store.files`) and report what each file holds. The build itself renders
-every other document and keeps the manifest and the order of renames."""
+are shared out in batches between the build and worker processes forked
+from it, which render them and send their bytes back. Only the build
+writes the tree, through the one atomic write (`store.files`): two
+processes creating files in one folder contend for it in the kernel and
+write more slowly than one."""
 
 from __future__ import annotations
 
@@ -14,12 +15,15 @@ import multiprocessing.connection
 import os
 import signal
 import sys
-from typing import Callable, Iterator
+from typing import Iterator
 
 from feedsvc.errors import FeedsvcError
 from feedsvc.publish.manifest import Entry
 from feedsvc.publish.tree import Tree
 
+# A rendered file: (file, its manifest entry, "added", "changed" or
+# "unchanged", and its bytes unless unchanged).
+Rendered = tuple[str, Entry, str, bytes | None]
 # What became of one file: (file, its manifest entry, "added", "changed" or "unchanged").
 Written = tuple[str, Entry, str]
 
@@ -36,30 +40,39 @@ CAN_FORK = sys.platform == "linux"
 _PR_SET_PDEATHSIG = 1
 
 
-def render_and_stage(site, tree: Tree, targets: list, apply: bool, staged: list[tuple[str, str]]) -> list[Written]:
-    """Render `targets` and stage each file whose bytes differ from the
-    disk, adding (temporary, file) to `staged`; nothing is renamed."""
-    written = []
+def render(site, tree: Tree, targets: list) -> list[Rendered]:
+    """Render `targets` and compare each with the file on disk."""
+    rendered = []
     for target in targets:
         resource = site.render(target.path)
         if resource is None:
             raise FeedsvcError(f"the site lists {target.path} but cannot render it")
         body = resource.body
         entry = Entry(target.fingerprint, len(body), hashlib.sha256(body).hexdigest())
-        if tree.holds(target.file, body):
-            written.append((target.file, entry, "unchanged"))
-            continue
-        written.append((target.file, entry, "changed" if tree.size(target.file) is not None else "added"))
-        if apply:
-            staged.append((tree.stage(target.file, body), target.file))
+        size = tree.size(target.file)
+        if size is not None and tree.holds(target.file, body):
+            rendered.append((target.file, entry, "unchanged", None))
+        else:
+            rendered.append((target.file, entry, "added" if size is None else "changed", body))
+    return rendered
+
+
+def stage(tree: Tree, rendered: list[Rendered], apply: bool, staged: list[tuple[str, str]]) -> list[Written]:
+    """Stage each rendered file that differs from the disk, adding
+    (temporary, file) to `staged`; nothing is renamed."""
+    written = []
+    for file, entry, state, body in rendered:
+        if apply and body is not None:
+            staged.append((tree.stage(file, body), file))
+        written.append((file, entry, state))
     return written
 
 
-def write_batch(site, tree: Tree, targets: list, apply: bool) -> list[Written]:
-    """Render, stage and commit one batch of single-file documents."""
+def write_batch(tree: Tree, rendered: list[Rendered], apply: bool) -> list[Written]:
+    """Stage and commit one batch of single-file documents."""
     staged: list[tuple[str, str]] = []
     try:
-        written = render_and_stage(site, tree, targets, apply, staged)
+        written = stage(tree, rendered, apply, staged)
         commit(tree, staged)
     except BaseException:
         discard(tree, staged)
@@ -93,19 +106,19 @@ def processes_for(pages: int, asked: int | None) -> int:
 
 
 class Shares:
-    """Batches of article pages written by the build and `workers` forked
+    """Batches of article pages rendered by the build and `workers` forked
     processes, each taking the next batch not yet taken. Use as a context
-    manager: leaving it early kills the workers; `own` yields the batches
-    left for the build itself, `collect` what the workers wrote so far,
-    and `finish` waits for the workers and returns what they wrote last."""
+    manager; `collect` returns the batches the workers have rendered so
+    far, and `rest` every batch still to come, the build rendering one
+    itself whenever no worker's is ready."""
 
-    def __init__(self, site, tree: Tree, batches: list[list], apply: bool, workers: int) -> None:
+    def __init__(self, site, tree: Tree, batches: list[list], workers: int) -> None:
         self.batches = batches
         self._context = multiprocessing.get_context("fork")
         self._next = self._context.RawValue("q", 0)
         self._lock = self._context.Lock()
         self._workers: list[tuple[multiprocessing.Process, multiprocessing.connection.Connection]] = []
-        self._site, self._tree, self._apply = site, tree, apply
+        self._site, self._tree = site, tree
         self._count = workers
 
     def __enter__(self) -> "Shares":
@@ -120,10 +133,8 @@ class Shares:
 
     def __exit__(self, kind, value, trace) -> None:
         # Leaving early (an error here or in a worker): the workers take no
-        # new batch and finish the one they hold, so no temporary file is
-        # left behind; their reports no longer matter.
-        with self._lock:
-            self._next.value = len(self.batches)
+        # new batch, and what they send no longer matters.
+        self._take_all()
         for worker, reader in self._workers:
             while not reader.closed:
                 try:
@@ -134,27 +145,24 @@ class Shares:
                     continue
             worker.join()
 
-    def _take(self) -> Iterator[list]:
-        while True:
-            with self._lock:
-                number = self._next.value
-                self._next.value = number + 1
-            if number >= len(self.batches):
-                return
-            yield self.batches[number]
+    def _take(self) -> list | None:
+        """The next batch nobody has taken, or None."""
+        with self._lock:
+            number = self._next.value
+            self._next.value = number + 1
+        return self.batches[number] if number < len(self.batches) else None
 
-    def own(self) -> Iterator[list]:
-        """The build's own share: batches until none is left."""
-        return self._take()
+    def _take_all(self) -> None:
+        with self._lock:
+            self._next.value = len(self.batches)
 
     def _work(self, build: int, writer: multiprocessing.connection.Connection) -> None:
-        """A worker: die with the build, write batches, send what each holds."""
+        """A worker: die with the build, render batches, send them."""
         _die_with(build)
         try:
             with Tree(self._tree.out, create=False) as tree:
-                for batch in self._take():
-                    writer.send(write_batch(self._site, tree, batch, self._apply))
-                tree.sync()
+                while (batch := self._take()) is not None:
+                    writer.send(render(self._site, tree, batch))
         except BaseException as error:
             try:
                 writer.send(error)
@@ -162,11 +170,11 @@ class Shares:
                 writer.send(FeedsvcError(f"a build process failed: {error!r}"))
             raise SystemExit(1) from None
 
-    def collect(self, block: bool = False) -> list[Written]:
-        """What the workers wrote since the last call; with `block`, wait
-        for at least one report (or for every worker to end)."""
-        written: list[Written] = []
-        readers = [reader for worker, reader in self._workers if not reader.closed]
+    def collect(self, block: bool = False) -> list[list[Rendered]]:
+        """The batches workers rendered since the last call; with `block`,
+        wait for at least one (or for every worker to end)."""
+        reports: list[list[Rendered]] = []
+        readers = [reader for _, reader in self._workers if not reader.closed]
         ready = multiprocessing.connection.wait(readers, timeout=None if block else 0) if readers else []
         for reader in ready:
             try:
@@ -176,20 +184,31 @@ class Shares:
                 continue
             if isinstance(report, BaseException):
                 raise report
-            written.extend(report)
-        return written
+            reports.append(report)
+        return reports
 
-    def finish(self) -> Iterator[list[Written]]:
-        """Wait for every worker, yielding their reports as they come."""
-        while any(not reader.closed for _, reader in self._workers):
-            yield self.collect(block=True)
+    def rest(self) -> Iterator[list[Rendered]]:
+        """Every batch not yet collected, as it is rendered: the workers'
+        first, and one rendered here whenever none of theirs is ready, so
+        the build writes while they render."""
+        while True:
+            reports = self.collect()
+            if not reports:
+                batch = self._take()
+                if batch is not None:
+                    reports = [render(self._site, self._tree, batch)]
+                elif any(not reader.closed for _, reader in self._workers):
+                    reports = self.collect(block=True)
+                else:
+                    return
+            yield from reports
 
     def _ended(self, reader: multiprocessing.connection.Connection) -> None:
         worker = next(worker for worker, each in self._workers if each is reader)
         worker.join()
         reader.close()
         if worker.exitcode != 0:
-            raise FeedsvcError(f"a build process ended with exit code {worker.exitcode} before writing its share; build again")
+            raise FeedsvcError(f"a build process ended with exit code {worker.exitcode} before rendering its share; build again")
 
 
 def _die_with(build: int) -> None:
