@@ -30,9 +30,9 @@ Written = tuple[str, Entry, str]
 # Files staged before the batch is flushed and renamed into place: one
 # flush per batch instead of one per file. A batch of article pages is
 # also the unit of work handed to a process.
-BATCH_FILES = 1024
-# Below this many article pages to write, forking costs more than it saves
-# (measured: bench figures in CHANGELOG.md).
+BATCH_FILES = 256
+# Below this many article pages to write per process, forking costs more
+# than it saves (measured at 2,000, 5,000 and 10,000 articles).
 PAGES_PER_PROCESS = 2000
 # Workers are forked (they start with the site already in memory) and are
 # told to die with the build: prctl(PR_SET_PDEATHSIG) exists on Linux only.
@@ -95,7 +95,7 @@ def discard(tree: Tree, staged: list[tuple[str, str]]) -> None:
 
 
 def processes_for(pages: int, asked: int | None) -> int:
-    """How many processes write `pages` article pages: `asked`, or by
+    """How many processes render `pages` article pages: `asked`, or by
     default one per CPU and per PAGES_PER_PROCESS pages; never more than
     there are batches, and one where workers cannot be forked."""
     if not CAN_FORK:
