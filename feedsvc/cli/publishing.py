@@ -30,7 +30,7 @@ from feedsvc.cli.common import Source, command_time, configure, each_site, run_i
     "--processes",
     type=click.IntRange(min=1),
     envvar="FEEDSVC_BUILD_PROCESSES",
-    help="Processes that render and write the article pages [default: one per CPU, on sites with thousands of pages to write].",
+    help="Processes that render the article pages [default: one per CPU, on sites with thousands of pages to write].",
 )
 def build_command(
     source: Source,

@@ -111,7 +111,7 @@ def export(
 ) -> Outcome:
     """Bring the files under `out` in line with `site` (a feedsvc.site.Site),
     keeping the bookkeeping in `state`. With `apply` false, only report what
-    would change and write nothing. `processes` render and write the
+    would change and write nothing. `processes` processes render the
     article pages (None: as many as pay, up to one per CPU)."""
     with Tree(out, create=apply) as tree, Folder(state, create=apply) as books:
         return _export(site, tree, books, renderer, inputs, summary, apply, meter, processes)
@@ -218,7 +218,7 @@ def _render_and_write(
     except BaseException:
         writing.discard(tree, staged)
         raise
-    # In write order, whichever process wrote each file.
+    # In write order, whichever process rendered each file.
     for target in todo:
         state = states[target.file]
         if state == "unchanged":
