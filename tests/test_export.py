@@ -398,9 +398,9 @@ def write_corpus(seeds: Path, pages: range) -> None:
         (seeds / f"{number:04d}_corpus.txt").write_text(corpus_page(number), encoding="utf-8")
 
 
-def start_build(seeds: Path, out: Path) -> subprocess.Popen:
+def start_build(seeds: Path, out: Path, **settings: str) -> subprocess.Popen:
     env = {name: value for name, value in os.environ.items() if not name.startswith("FEEDSVC_")}
-    env.update(SOURCE_DATE_EPOCH=str(NOW_EPOCH), FEEDSVC_MAX_NEW_ARTICLES="100000")
+    env.update(SOURCE_DATE_EPOCH=str(NOW_EPOCH), FEEDSVC_MAX_NEW_ARTICLES="100000", **settings)
     command = [sys.executable, "-m", "feedsvc.cli", "build", "--seeds", str(seeds), "--out", str(out)]
     return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
@@ -427,7 +427,8 @@ def assert_every_file_whole(out: Path, old: dict[str, bytes], new: dict[str, byt
 
 
 @pytest.mark.slow
-def test_a_build_killed_at_random_moments_leaves_a_whole_tree_and_the_next_one_finishes(tmp_path, rng):
+@pytest.mark.parametrize("processes", ["1", "2"])
+def test_a_build_killed_at_random_moments_leaves_a_whole_tree_and_the_next_one_finishes(tmp_path, rng, processes):
     seeds = copy_seeds(tmp_path / "seeds")
     write_corpus(seeds, range(1, 11))
     out = tmp_path / "out"
@@ -446,7 +447,7 @@ def test_a_build_killed_at_random_moments_leaves_a_whole_tree_and_the_next_one_f
     # At a random point of the writing: any file may be mid-swap, so only
     # wholeness holds.
     writes = rng.randint(1, len(new))
-    process = start_build(seeds, out)
+    process = start_build(seeds, out, FEEDSVC_BUILD_PROCESSES=processes)
     pending = state(seeds, out) / PENDING_NAME
     kill_when(process, lambda: pending.exists() and changed_files(out, old) >= writes)
     assert_every_file_whole(out, old, new)
@@ -456,14 +457,14 @@ def test_a_build_killed_at_random_moments_leaves_a_whole_tree_and_the_next_one_f
         present = count_articles(out)
         remaining = len([name for name in new if name.startswith("articles/")]) - present
         target = present + rng.randint(1, max(1, remaining * 2 // 3))
-        process = start_build(seeds, out)
+        process = start_build(seeds, out, FEEDSVC_BUILD_PROCESSES=processes)
         killed = kill_when(process, lambda: count_articles(out) >= target)
         assert_every_file_whole(out, old, new)
         if killed:
             problems = check_tree(out).problems
             assert problems == [], problems[:5]
 
-    process = start_build(seeds, out)
+    process = start_build(seeds, out, FEEDSVC_BUILD_PROCESSES=processes)
     assert process.wait() == 0, process.stderr.read().decode()
     assert published_files(out) == new
     assert not list(out.rglob("*.tmp")) and not pending.exists()

@@ -26,6 +26,12 @@ from feedsvc.cli.common import Source, command_time, configure, each_site, run_i
 @click.option("--diff", "show_diff", is_flag=True, help="Write nothing; list the articles a build would add, change or withdraw.")
 @click.option("--force", is_flag=True, help="Publish even when the publish guard refuses the run.")
 @click.option("--allow-empty", is_flag=True, help="Publish even when the site has no article at all.")
+@click.option(
+    "--processes",
+    type=click.IntRange(min=1),
+    envvar="FEEDSVC_BUILD_PROCESSES",
+    help="Processes that render the article pages [default: one per CPU, on sites with thousands of pages to write].",
+)
 def build_command(
     source: Source,
     out: Path | None,
@@ -34,6 +40,7 @@ def build_command(
     show_diff: bool,
     force: bool,
     allow_empty: bool,
+    processes: int | None,
 ) -> None:
     """Write every feed, archive and page of the site as files under --out.
 
@@ -53,15 +60,25 @@ def build_command(
     if out is None and not show_diff:
         raise click.UsageError("pass --out DIR, the folder to write the tree into")
     if source.sites is not None:
-        _build_sites(source, out, base_url, check_only, show_diff, force, allow_empty)
+        _build_sites(source, out, base_url, check_only, show_diff, force, allow_empty, processes)
         return
     config = configure(source, base_url=base_url)
-    result = _build_one(config, out, command_time(), check_only, show_diff, force, allow_empty)
+    result = _build_one(config, out, command_time(), check_only, show_diff, force, allow_empty, processes)
     if check_only and result is not None and not result.outcome.up_to_date:
         sys.exit(1)
 
 
-def _build_one(config: Config, out: Path | None, now: dt.datetime, check_only: bool, show_diff: bool, force: bool, allow_empty: bool, label: str = ""):
+def _build_one(
+    config: Config,
+    out: Path | None,
+    now: dt.datetime,
+    check_only: bool,
+    show_diff: bool,
+    force: bool,
+    allow_empty: bool,
+    processes: int | None = None,
+    label: str = "",
+):
     """One site's build (or --check, or --diff) and its summary on stderr;
     the `export.Build`, or None after --diff alone."""
     from feedsvc.publish import export
@@ -78,7 +95,9 @@ def _build_one(config: Config, out: Path | None, now: dt.datetime, check_only: b
             if not check_only:
                 stack.enter_context(export.output_lock(config, out))
             meter = stack.enter_context(DelayedProgress(sys.stderr.isatty()))
-            result = export.build(config, out, now, apply=not check_only, force=force, meter=meter, allow_empty=allow_empty)
+            result = export.build(
+                config, out, now, apply=not check_only, force=force, meter=meter, allow_empty=allow_empty, processes=processes
+            )
     except SeedsError as error:
         raise click.UsageError(str(error)) from None
     except FeedsvcError as error:
@@ -125,7 +144,9 @@ def _list_changes(out: Path, outcome) -> None:
             click.echo(f"{kind}: {out / file}")
 
 
-def _build_sites(source: Source, out: Path | None, base_url: str | None, check_only: bool, show_diff: bool, force: bool, allow_empty: bool) -> None:
+def _build_sites(
+    source: Source, out: Path | None, base_url: str | None, check_only: bool, show_diff: bool, force: bool, allow_empty: bool, processes: int | None
+) -> None:
     """Every site of --sites DIR into its subfolder of --out, then the
     root's list of sites and OPML. A site that cannot be built is reported
     and skipped; the command then exits 1 naming it. With --site, that one
@@ -140,7 +161,8 @@ def _build_sites(source: Source, out: Path | None, base_url: str | None, check_o
     for name, config, error in sites:
         if config is not None:
             try:
-                result = _build_one(config, out_folder(out, instance, name) if out else None, now, check_only, show_diff, force, allow_empty, f"site {name}: ")
+                folder = out_folder(out, instance, name) if out else None
+                result = _build_one(config, folder, now, check_only, show_diff, force, allow_empty, processes, f"site {name}: ")
             except click.ClickException as failure:
                 error = failure.format_message()
             else:

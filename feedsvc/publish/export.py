@@ -5,7 +5,6 @@ The bookkeeping that makes this possible is described in `manifest`."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -37,6 +36,7 @@ from feedsvc.publish.manifest import (
     state_folder,
 )
 from feedsvc.store.stamps import STAMPS_NAME, Stamps
+from feedsvc.publish import writing
 from feedsvc.publish.tree import Tree, remove_temporaries
 from feedsvc.store.files import Folder
 from feedsvc.site import routes as urls
@@ -107,16 +107,18 @@ def export(
     summary: dict,
     apply: bool = True,
     meter: Meter | None = None,
+    processes: int | None = None,
 ) -> Outcome:
     """Bring the files under `out` in line with `site` (a feedsvc.site.Site),
     keeping the bookkeeping in `state`. With `apply` false, only report what
-    would change and write nothing."""
+    would change and write nothing. `processes` processes render the
+    article pages (None: as many as pay, up to one per CPU)."""
     with Tree(out, create=apply) as tree, Folder(state, create=apply) as books:
-        return _export(site, tree, books, renderer, inputs, summary, apply, meter)
+        return _export(site, tree, books, renderer, inputs, summary, apply, meter, processes)
 
 
 def _export(
-    site, tree: Tree, books: Folder, renderer: str, inputs: str, summary: dict, apply: bool, meter: Meter | None
+    site, tree: Tree, books: Folder, renderer: str, inputs: str, summary: dict, apply: bool, meter: Meter | None, processes: int | None
 ) -> Outcome:
     outcome = Outcome()
     out = tree.out
@@ -148,7 +150,7 @@ def _export(
         books.write(PENDING_NAME, json.dumps(journal, ensure_ascii=False).encode("utf-8"))
         books.sync()
 
-    _render_and_write(site, tree, todo, entries, outcome, apply, meter, len(targets))
+    _render_and_write(site, tree, todo, entries, outcome, apply, meter, len(targets), processes)
 
     # Nothing links to stale files any more: remove them last.
     for file in stale:
@@ -182,55 +184,61 @@ def _unchanged(targets: list, known: dict[str, Entry], pending: set[str], tree: 
     return entries, todo
 
 
-# Files staged before the batch is flushed and renamed into place: one
-# flush per batch instead of one per file.
-BATCH_FILES = 256
-
-
 def _render_and_write(
-    site, tree: Tree, todo: list, entries: dict[str, Entry], outcome: Outcome, apply: bool, meter: Meter | None, total: int
+    site, tree: Tree, todo: list, entries: dict[str, Entry], outcome: Outcome, apply: bool, meter: Meter | None, total: int, processes: int | None
 ) -> None:
-    """Render `todo` in write order and write what differs from the disk.
-    Files are staged in batches, and renamed into place in write order once
-    their batch is on disk; the formats of one document are always in one
-    batch, so all are staged before any of them is renamed."""
-    done = reported = outcome.unchanged
-    batch: list[tuple[str, str]] = []
+    """Render `todo` and write what differs from the disk. The article
+    pages are rendered in batches shared out among `processes` processes
+    and written here as they come; every other document is rendered and
+    staged meanwhile (the formats of one document together), and renamed
+    into place in write order once every article page is: no feed or page
+    ever links to an article page that is not there yet."""
+    pages = [target for target in todo if urls.match(target.path).kind == "article"]
+    others = [target for target in todo if urls.match(target.path).kind != "article"]
+    batches = [pages[start : start + writing.BATCH_FILES] for start in range(0, len(pages), writing.BATCH_FILES)]
+    states: dict[str, str] = {}
+    progress = _Progress(meter, outcome.unchanged, total)
+
+    def record(written: list[writing.Written]) -> None:
+        for file, entry, state in written:
+            entries[file] = entry
+            states[file] = state
+        progress.add(len(written))
+
+    staged: list[tuple[str, str]] = []
     try:
-        for group in _documents(todo):
-            for target in group:
-                resource = site.render(target.path)
-                if resource is None:
-                    raise FeedsvcError(f"the site lists {target.path} but cannot render it")
-                body = resource.body
-                outcome.rendered += 1
-                entries[target.file] = Entry(target.fingerprint, len(body), hashlib.sha256(body).hexdigest())
-                if tree.holds(target.file, body):
-                    outcome.unchanged += 1
-                    continue
-                (outcome.changed if tree.size(target.file) is not None else outcome.added).append(target.file)
-                if apply:
-                    batch.append((tree.stage(target.file, body), target.file))
-            if len(batch) >= BATCH_FILES:
-                _commit(tree, batch)
-            done += len(group)
-            if meter and (done - reported >= 256 or done == total):
-                meter(done, total)
-                reported = done
-        _commit(tree, batch)
+        with writing.Shares(site, tree, batches, writing.processes_for(len(pages), processes) - 1) as shares:
+            for group in _documents(others):
+                record(writing.stage(tree, writing.render(site, tree, group), apply, staged))
+                for rendered in shares.collect():
+                    record(writing.write_batch(tree, rendered, apply))
+            for rendered in shares.rest():
+                record(writing.write_batch(tree, rendered, apply))
+        writing.commit(tree, staged)
     except BaseException:
-        # A full disk half-way through: what is staged must not linger.
-        for temporary, _ in batch:
-            tree.remove(temporary)
+        writing.discard(tree, staged)
         raise
+    # In write order, whichever process rendered each file.
+    for target in todo:
+        state = states[target.file]
+        if state == "unchanged":
+            outcome.unchanged += 1
+        else:
+            (outcome.changed if state == "changed" else outcome.added).append(target.file)
+    outcome.rendered += len(todo)
 
 
-def _commit(tree: Tree, batch: list[tuple[str, str]]) -> None:
-    """Put a batch of staged files on disk, then rename each into place."""
-    tree.flush()
-    while batch:
-        temporary, file = batch.pop(0)
-        tree.commit(temporary, file)
+class _Progress:
+    """Calls the meter every 256 files done, and at the end."""
+
+    def __init__(self, meter: Meter | None, done: int, total: int) -> None:
+        self.meter, self.done, self.reported, self.total = meter, done, done, total
+
+    def add(self, count: int) -> None:
+        self.done += count
+        if self.meter and (self.done - self.reported >= 256 or self.done == self.total):
+            self.meter(self.done, self.total)
+            self.reported = self.done
 
 
 def _documents(targets: list) -> Iterator[list]:
@@ -280,10 +288,18 @@ class Build:
 
 
 def build(
-    config: Config, out: Path, now, apply: bool = True, force: bool = False, meter: Meter | None = None, allow_empty: bool = False
+    config: Config,
+    out: Path,
+    now,
+    apply: bool = True,
+    force: bool = False,
+    meter: Meter | None = None,
+    allow_empty: bool = False,
+    processes: int | None = None,
 ) -> Build:
     """Ingest the seeds and export the site under `out`; with `apply`
-    false, write nothing at all (neither the ledger nor the tree)."""
+    false, write nothing at all (neither the ledger nor the tree).
+    `processes` as for `export`."""
     state = state_folder(config, out)
     stamps = Stamps(state / STAMPS_NAME)
     last = read_header(state)
@@ -311,7 +327,7 @@ def build(
         "settings": settings,
         "card": Card.of(site).to_json(),
     }
-    outcome = export(site, out, state, renderer, inputs_digest(pages, result.digest), summary, apply, meter)
+    outcome = export(site, out, state, renderer, inputs_digest(pages, result.digest), summary, apply, meter, processes)
     if apply:
         stamps.save()
         record_published(state, site.articles)
