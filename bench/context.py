@@ -94,7 +94,7 @@ class Context:
     @property
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("FEEDSVC_")}
-        env["FEEDSVC_PROCESSES"] = str(self.processes)
+        env["FEEDSVC_BUILD_PROCESSES"] = str(self.processes)
         env["SOURCE_DATE_EPOCH"] = str(EPOCH)
         env["PYTHONDONTWRITEBYTECODE"] = "0"
         return env
@@ -207,9 +207,9 @@ class Context:
 
 
 def build_processes() -> int:
-    """How many processes `feedsvc build` uses: FEEDSVC_PROCESSES if set,
+    """How many processes `feedsvc build` uses: FEEDSVC_BUILD_PROCESSES if set,
     else one per CPU. The file-system floor writes with as many."""
-    return int(os.environ.get("FEEDSVC_PROCESSES") or os.cpu_count() or 1)
+    return int(os.environ.get("FEEDSVC_BUILD_PROCESSES") or os.cpu_count() or 1)
 
 
 def seconds(timing: Timing) -> str:

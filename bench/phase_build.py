@@ -80,7 +80,7 @@ def run(ctx: Context) -> Section:
         section.notes.append(profile(ctx, build, "build-new-page", lambda: ctx.add_page(next(pages))))
 
     section.notes.append(
-        f"Every command runs with FEEDSVC_PROCESSES={ctx.processes}, and the file-system floor writes with as many processes. "
+        f"Every command runs with FEEDSVC_BUILD_PROCESSES={ctx.processes}, and the file-system floor writes with as many processes. "
         "A cold build starts without the build state (`.feedsvc-build/`), which is local and so absent from a fresh checkout. "
         "The most processes of a command's tree seen at once are shown beside its figure."
     )

@@ -54,7 +54,7 @@ def options(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--phases", default=",".join(PHASES), help="comma-separated subset of %s" % ",".join(PHASES))
     parser.add_argument("--skip", default="", help="comma-separated figures no target needs, to leave out: %s" % ",".join(EXTRAS))
     parser.add_argument("--full-up-to", type=int, default=100_000, help="larger corpora: no extra figures, one run per cold figure (default 100000)")
-    parser.add_argument("--processes", type=int, default=build_processes(), help="FEEDSVC_PROCESSES for the commands and the file-system floor's processes (default: FEEDSVC_PROCESSES, else the CPU count)")
+    parser.add_argument("--processes", type=int, default=build_processes(), help="FEEDSVC_BUILD_PROCESSES for the commands and the file-system floor's processes (default: FEEDSVC_BUILD_PROCESSES, else the CPU count)")
     parser.add_argument("--profile", action="store_true", help="also profile with pyinstrument (slower)")
     parser.add_argument("--work", type=Path, default=BENCH / "work", help="scratch folder (default bench/work)")
     parser.add_argument("--results", type=Path, default=BENCH / "RESULTS.md", help="where to write the figures")
@@ -157,7 +157,7 @@ def write_results(path: Path, sizes: dict[int, report.Measured], command: str) -
         m = sizes[size]
         reused = "" if m.command == command else f", by `{m.command}`"
         runs = f"medians of {m.runs} run(s)" + (f" ({m.cold_runs} for each cold figure)" if m.cold_runs != m.runs else "")
-        lines.append(f"- {size:,} articles: {m.date}{reused}, {m.seconds / 60:.0f} min; {runs}; FEEDSVC_PROCESSES={m.processes}; load average {m.load_average}.")
+        lines.append(f"- {size:,} articles: {m.date}{reused}, {m.seconds / 60:.0f} min; {runs}; FEEDSVC_BUILD_PROCESSES={m.processes}; load average {m.load_average}.")
     lines += [
         "",
         "Ratios compare figures measured in the same run, on this machine: "
