@@ -126,8 +126,17 @@ def _cell(text: Callable[[dict[str, float], Sizes, int], str], *keys: str) -> Ca
     return cell
 
 
+def _seconds_over(key: str, base: str, label: str = "floor") -> Callable[[Sizes, int], str]:
+    """A cell showing a time and how many times another time of the same size it is."""
+    return _cell(lambda f, *_: _ratio_text(f, key, base, label), key, base)
+
+
+def _ratio_text(figures: dict[str, float], key: str, base: str, label: str) -> str:
+    return f"{figures[key]:.2f} s = {figures[key] / figures[base]:.2f}x {label}"
+
+
 def _new_page(figures: dict[str, float], sizes: Sizes, size: int) -> str:
-    text = f"{figures['new page']:.2f} s = {figures['new page'] / figures['build floor']:.1f}x floor"
+    text = _ratio_text(figures, "new page", "build floor", "floor")
     growth = across("new page", HUNDRED_K)(sizes, size) if size > HUNDRED_K else None
     return text + (f"; {growth:.2f}x the 100,000 figure" if growth else "")
 
@@ -148,25 +157,25 @@ TARGETS = (
     Target(
         "`feedsvc articles --json`, warm",
         "<= 4x floor at 100,000",
-        _cell(lambda f, *_: f"{f['articles warm']:.2f} s = {f['articles warm'] / f['ingest floor']:.1f}x floor", "articles warm", "ingest floor"),
+        _seconds_over("articles warm", "ingest floor"),
         (Check(HUNDRED_K, over("articles warm", "ingest floor"), 4, "x floor"),),
     ),
     Target(
         "rebuild with nothing changed",
         "<= 2x floor",
-        _cell(lambda f, *_: f"{f['unchanged']:.2f} s = {f['unchanged'] / f['build floor']:.1f}x floor", "unchanged", "build floor"),
+        _seconds_over("unchanged", "build floor"),
         (Check(None, over("unchanged", "build floor"), 2, "x floor"),),
     ),
     Target(
         "cold build, warm store, empty output folder",
         "<= 1.5x the file-system floor",
-        _cell(lambda f, *_: f"{f['cold warm']:.1f} s = {f['cold warm'] / f['fs floor']:.2f}x fs floor", "cold warm", "fs floor"),
+        _seconds_over("cold warm", "fs floor", "fs floor"),
         (Check(None, over("cold warm", "fs floor"), 1.5, "x fs floor"),),
     ),
     Target(
         "cold build, empty history and output",
         "<= 2.5x the file-system floor",
-        _cell(lambda f, *_: f"{f['cold empty']:.1f} s = {f['cold empty'] / f['fs floor']:.2f}x fs floor", "cold empty", "fs floor"),
+        _seconds_over("cold empty", "fs floor", "fs floor"),
         (Check(None, over("cold empty", "fs floor"), 2.5, "x fs floor"),),
     ),
     Target(
