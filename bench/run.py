@@ -31,6 +31,7 @@ import argparse
 import datetime as dt
 import importlib
 import shutil
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -85,7 +86,7 @@ def main(argv: list[str]) -> int:
         return 2
     args.work.mkdir(parents=True, exist_ok=True)
     work = args.work.resolve()
-    command = " ".join(["python bench/run.py", *argv])
+    command = " ".join(["python bench/run.py", *map(shlex.quote, argv)])
     sizes = {size: report.Measured.load(work, size) for size in numbers(args.reuse)}
     for articles in numbers(args.articles):
         ctx = Context(articles, args.runs, args.seed, work, args.profile, args.full_up_to, skip, args.processes)
