@@ -30,8 +30,8 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import importlib
-import shutil
 import shlex
+import shutil
 import sys
 import time
 from pathlib import Path
