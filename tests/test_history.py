@@ -7,9 +7,11 @@ back byte for byte."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -144,16 +146,29 @@ def test_an_unfinished_append_is_ignored_by_readers_and_removed_by_the_next_writ
 # The cache is disposable
 
 
-@pytest.mark.parametrize("harm", ["deleted", "damaged"])
+# The tables of the first release of the cache, holding an article the history never had.
+EARLIER_CACHE = """
+CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE records (id TEXT PRIMARY KEY, seq INTEGER NOT NULL, published TEXT NOT NULL, category TEXT NOT NULL, line TEXT NOT NULL);
+INSERT INTO meta VALUES ('format', '1');
+INSERT INTO records VALUES ('stale', 1, '2020-01-01T00:00:00Z', 'Stale', '{}');
+"""
+
+
+@pytest.mark.parametrize("harm", ["deleted", "damaged", "from an earlier version"])
 def test_the_cache_is_rebuilt_from_the_history(recorded: Path, harm: str) -> None:
     expected = listing(recorded, NOW_EPOCH + 24 * HOUR)
     cache_files = list((recorded / CACHE_FOLDER).glob("*.sqlite"))
     assert cache_files
-    if harm == "deleted":
+    if harm != "damaged":
         drop_cache(recorded)
-    else:
-        for path in cache_files:
+    for path in cache_files if harm != "deleted" else []:
+        if harm == "damaged":
             path.write_bytes(b"this is not a database" * 100)
+        else:
+            path.parent.mkdir(exist_ok=True)
+            with contextlib.closing(sqlite3.connect(path)) as db:
+                db.executescript(EARLIER_CACHE)
     again = feedsvc("articles", "--json", "--seeds", str(recorded), epoch=NOW_EPOCH + 48 * HOUR)
     assert again.exit_code == 0 and again.stderr == ""
     assert json.loads(again.stdout) == expected
