@@ -193,11 +193,11 @@ class Catalog:
         self.withdrawals = sorted(withdrawals, key=lambda w: (w.when, w.iri), reverse=True)
         self.categories = categories  # name -> slug
         self.departures = dict(departures or {})
-        self.updated = site_updated(self.articles, self.withdrawals, created)
         self.article_count = len(self.articles)
         self._by_id = {article.id: article for article in self.articles}
         found = by_feed(self.articles, list(categories.values()), topics)
         self._recorded = {key: InSeqOrder(articles) for key, articles in found.items()}
+        self.updated = site_updated(self.recorded(None), self.withdrawals, created)
 
     def recorded(self, key: FeedKey) -> InSeqOrder:
         return self._recorded.get(key) or InSeqOrder([])
@@ -206,10 +206,12 @@ class Catalog:
         return self._by_id.get(article_id)
 
 
-def site_updated(articles: list[Article], withdrawals: list[Withdrawal], created: dt.datetime | None = None) -> dt.datetime:
-    """The newest change of the whole site; with none, the first run that
-    recorded it (`created`), and 1970 only for a site never recorded."""
-    return max([*map(recorded_change, articles), *(w.when for w in withdrawals)], default=created or EPOCH)
+def site_updated(everything: InSeqOrder, withdrawals: list[Withdrawal], created: dt.datetime | None = None) -> dt.datetime:
+    """The newest change of the whole site (`everything`: the whole site's
+    feed); with none, the first run that recorded it (`created`), and 1970
+    only for a site never recorded."""
+    changes = [everything.newest_change(), *(w.when for w in withdrawals)]
+    return max((change for change in changes if change is not None), default=created or EPOCH)
 
 
 def withdrawn_from(key: FeedKey, withdrawals: list[Withdrawal]) -> list[Withdrawal]:

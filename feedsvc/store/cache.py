@@ -288,7 +288,7 @@ class StoredRecords(Records):
         row = self._db.execute("SELECT line FROM records WHERE id = ?", (article,)).fetchone()
         if row is None:
             raise KeyError(article)
-        return codec.record_of(orjson.loads(row[0]))
+        return codec.stored_record(row[0])
 
     def __contains__(self, article: object) -> bool:
         return self._db.execute("SELECT 1 FROM records WHERE id = ?", (article,)).fetchone() is not None
@@ -322,7 +322,7 @@ class StoredRecords(Records):
         """The records one at a time, as the cursor reads them: a caller
         that goes through them once holds one at a time."""
         for (line,) in self._db.execute(f"SELECT line FROM records {order}"):  # noqa: S608 - order from this class
-            yield codec.record_of(orjson.loads(line))
+            yield codec.stored_record(line)
 
     def max_seq(self) -> int:
         return self._db.execute("SELECT coalesce(max(seq), 0) FROM records").fetchone()[0]

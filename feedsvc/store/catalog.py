@@ -32,7 +32,7 @@ import orjson
 from feedsvc.config import Config
 from feedsvc.core import merge
 from feedsvc.core.models import Article, Ledger, Record, TopicKey, TopicRule
-from feedsvc.core.publish import EPOCH, FeedKey, is_edited, recorded_change
+from feedsvc.core.publish import FeedKey, is_edited, recorded_change, site_updated
 from feedsvc.core.text import site_namespace
 from feedsvc.core.topics import matches, rules_digest
 from feedsvc.store import lines as codec
@@ -97,7 +97,7 @@ def _update_members(db: sqlite3.Connection, topics: tuple[TopicRule, ...], wante
             # Streamed: only the members table is written meanwhile.
             written = db.execute("SELECT line FROM records WHERE number > ?", (since,)) if topics else ()
             for (line,) in written:
-                record = codec.record_of(orjson.loads(line))
+                record = codec.stored_record(line)
                 db.execute("DELETE FROM topic_members WHERE id = ?", (record.id,))
                 if record.withdrawn is None:
                     changed, edited = codec.stamp(recorded_change(record)), int(is_edited(record))
@@ -132,11 +132,10 @@ class StoredCatalog:
         self._feeds: dict[FeedKey, StoredFeed] = {}
         everything = self.recorded(None)
         self.article_count = len(everything)
-        changes = [everything.newest_change(), *(w.when for w in self.withdrawals)]
-        self.updated = max((change for change in changes if change is not None), default=codec.time_of(created) if created else EPOCH)
+        self.updated = site_updated(everything, self.withdrawals, codec.time_of(created) if created else None)
 
     def _records(self, query: str, *parameters: object) -> list[Record]:
-        return [codec.record_of(orjson.loads(line)) for (line,) in self._db.execute(query, parameters)]
+        return [codec.stored_record(line) for (line,) in self._db.execute(query, parameters)]
 
     def recorded(self, key: FeedKey) -> "StoredFeed":
         feed = self._feeds.get(key)
@@ -153,7 +152,7 @@ class StoredCatalog:
 
 def _articles(namespace: uuid.UUID, categories: dict[str, str], rows: list[tuple]) -> list[Article]:
     """Articles from rows of stored lines."""
-    records = (codec.record_of(orjson.loads(line)) for (line,) in rows)
+    records = (codec.stored_record(line) for (line,) in rows)
     return [merge.article_of(record, namespace, categories) for record in records]
 
 

@@ -118,6 +118,11 @@ def record_line(r: Record) -> dict:
     return line
 
 
+def stored_record(text: str | bytes) -> Record:
+    """The record an article line holds, as the cache stores the line."""
+    return record_of(orjson.loads(text))
+
+
 def record_of(line: dict) -> Record:
     return Record(
         id=line["id"],
