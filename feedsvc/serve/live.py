@@ -216,10 +216,7 @@ class LiveSite:
             self._inherited.append(inherited)
             # Built from the parent's settings and labelled with its look at
             # the folder, so whatever changed since is noticed by the next poll.
-            try:
-                self.generation = self._build(inherited.config, inherited.snapshot)
-            except (FeedsvcError, OSError) as error:
-                self._fail(f"building the site in a new worker failed: {error}; serving the one built before it started")
+            self._rebuild(lambda: inherited.config, inherited.snapshot)
 
     def check(self) -> None:
         """Rebuild if the seeds changed and have settled. Never raises."""
@@ -239,10 +236,14 @@ class LiveSite:
         if wait > 0:
             self._poll.soon(now + wait)
             return
+        changed = _config_changed(self.generation.snapshot, snapshot)
+        self._rebuild(self._load if changed else lambda: config, snapshot)
+
+    def _rebuild(self, load: Callable[[], Config], snapshot: Snapshot) -> None:
+        """Swap in the site built with `load()`'s settings; on failure, say
+        why and keep serving the current one."""
         try:
-            if _config_changed(self.generation.snapshot, snapshot):
-                config = self._load()
-            self.generation = self._build(config, snapshot)
+            self.generation = self._build(load(), snapshot)
             self.error = None
         except FeedsvcError as error:
             self._fail(str(error))
