@@ -37,10 +37,12 @@ the division of each feed out; no I/O, no clock.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
+import hashlib
 import operator
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Iterable, Iterator, Sequence
 
 from feedsvc.core.models import Article, TopicKey, TopicRule, Withdrawal
 from feedsvc.core.topics import matches
@@ -106,6 +108,15 @@ class InSeqOrder(Sequence[Article]):
         whose change is at or after `since`."""
         return [a for a in self._articles[:end] if is_edited(a) and recorded_change(a) >= since]
 
+    def digests(self, start: int = 0) -> list[str]:
+        """A digest of each article, in this order, from rank `start` on
+        (see `article_digest`)."""
+        return [article_digest(a) for a in self._articles[start:]]
+
+    def rank(self, seq: int) -> int:
+        """How many of the articles come before `seq`."""
+        return bisect.bisect_left(self._articles, seq, key=_SEQ_KEY)
+
 
 class Archives(Sequence[list[Article]]):
     """A feed's archive blocks, each read when asked: block n holds the
@@ -122,6 +133,11 @@ class Archives(Sequence[list[Article]]):
         """The newest archive that holds entries (0: none)."""
         return -(-self._archived // self._size)
 
+    def span(self, index: int) -> tuple[int, int]:
+        """The ranks, in `seq` order, of the articles archives[index] holds."""
+        start = index * self._size
+        return start, min(start + self._size, self._archived)
+
     def __len__(self) -> int:
         full = self._archived and self._archived % self._size == 0
         return self.newest + (1 if full else 0)
@@ -133,8 +149,20 @@ class Archives(Sequence[list[Article]]):
             index += len(self)
         if not 0 <= index < len(self):
             raise IndexError(index)
-        start = index * self._size
-        return display_order(list(self._recorded[start : min(start + self._size, self._archived)]))
+        start, stop = self.span(index)
+        return display_order(list(self._recorded[start:stop]))
+
+
+def article_digest(a: Article) -> str:
+    """Every field of an article that a renderer may show, digested. This
+    runs for every article of a site held in memory, so it is one
+    formatted string, and times go in as timestamps (all are UTC)."""
+    fields = (
+        f"{a.id}\x1f{a.iri}\x1f{a.seq}\x1f{a.title}\x1f{a.summary}\x1f{a.category}\x1f{a.category_slug}"
+        f"\x1f{a.published.timestamp()}\x1f{a.updated.timestamp()}\x1f{a.first_seen.timestamp()}"
+        f"\x1f{a.date_source}\x1f{a.page_date}\x1f{a.pages}\x1f{a.link}\x1f{a.link_seen and a.link_seen.timestamp()}"
+    )
+    return hashlib.sha1(fields.encode("utf-8")).hexdigest()[:20]
 
 
 def is_edited(article: Article) -> bool:
@@ -202,8 +230,22 @@ class Catalog:
     def recorded(self, key: FeedKey) -> InSeqOrder:
         return self._recorded.get(key) or InSeqOrder([])
 
+    # A catalog held in memory has no position in the store to build from.
+    position = None
+
     def article(self, article_id: str) -> Article | None:
         return self._by_id.get(article_id)
+
+    def every_article(self) -> Iterator[Article]:
+        return iter(self.articles)
+
+    def after_fork(self) -> None:
+        """Nothing to reopen in a forked process: all is in memory."""
+
+    def article_digests(self, ids: Iterable[str] | None = None) -> Iterator[tuple[str, str]]:
+        """(id, digest) of every article, or of those of `ids` published."""
+        found = self.articles if ids is None else filter(None, map(self._by_id.get, ids))
+        return ((article.id, article_digest(article)) for article in found)
 
 
 def site_updated(everything: InSeqOrder, withdrawals: list[Withdrawal], created: dt.datetime | None = None) -> dt.datetime:

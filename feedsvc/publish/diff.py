@@ -11,17 +11,12 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-import orjson
-
 from feedsvc.config import Config
 from feedsvc.core.merge import articles
 from feedsvc.core.models import Article
 from feedsvc.store import ledger as ledger_file
-from feedsvc.store.files import atomic_write
+from feedsvc.publish.manifest import Books
 from feedsvc.store.ingest import Ingest
-
-PUBLISHED_NAME = "published.json"
-
 
 @dataclass(frozen=True)
 class Listed:
@@ -39,26 +34,15 @@ class Listed:
         digest = hashlib.sha256(shown.encode("utf-8")).hexdigest()[:16]
         return cls(article.id, ledger_file.stamp(article.published), article.category, article.title, digest)
 
-
-def record_published(state: Path, published: list[Article]) -> None:
-    """Remember what a build published, for the next `build --diff`."""
-    data = orjson.dumps(sorted([list(vars(Listed.of(article)).values()) for article in published]))
-    path = state / PUBLISHED_NAME
-    try:
-        if path.read_bytes() == data:
-            return
-    except OSError:
-        pass
-    atomic_write(path, data)
+    def row(self) -> tuple[str, str, str, str, str]:
+        return (self.id, self.published, self.category, self.title, self.digest)
 
 
 def last_published(state: Path) -> dict[str, Listed] | None:
     """What the last build into this folder published, if it said."""
-    try:
-        rows = orjson.loads((state / PUBLISHED_NAME).read_bytes())
-        return {row[0]: Listed(*row) for row in rows}
-    except (OSError, ValueError, TypeError):
-        return None
+    with Books(state, create=False) as books:
+        rows = books.published()
+    return None if rows is None else {row[0]: Listed(*row) for row in rows}
 
 
 def article_changes(config: Config, result: Ingest, state: Path | None = None) -> list[tuple[str, Listed]]:

@@ -15,23 +15,22 @@ from filelock import FileLock
 
 from feedsvc.config import Config, published_settings
 from feedsvc.errors import FeedsvcError
-from feedsvc.publish.diff import record_published
+from feedsvc.publish.diff import Listed
 from feedsvc.publish.guard import emptiness, guard, refusal
 from feedsvc.publish.inputs import inputs_digest, pages_digest, renderer_digest
 from feedsvc.publish.manifest import (
     BOOKKEEPING,
     LEGACY_BOOKKEEPING,
+    LEGACY_STATE,
     LOCK_NAME,
-    MANIFEST_NAME,
     PENDING_NAME,
+    Books,
     Entry,
     Manifest,
-    is_own_name,
-    dump_manifest,
     entry_files_in_place,
     finished_build,
+    is_own_name,
     read_header,
-    read_manifest,
     read_pending,
     state_folder,
 )
@@ -41,6 +40,7 @@ from feedsvc.publish.tree import Tree, remove_temporaries
 from feedsvc.store.files import Folder
 from feedsvc.site import routes as urls
 from feedsvc.site.cards import Card, card_json
+from feedsvc.site.fingerprints import Earlier
 from feedsvc.store import topics as topic_record
 from feedsvc.store.ingest import ingest
 from feedsvc.store.ledger import digest as ledger_digest
@@ -113,60 +113,104 @@ def export(
     keeping the bookkeeping in `state`. With `apply` false, only report what
     would change and write nothing. `processes` processes render the
     article pages (None: as many as pay, up to one per CPU)."""
-    with Tree(out, create=apply) as tree, Folder(state, create=apply) as books:
-        return _export(site, tree, books, renderer, inputs, summary, apply, meter, processes)
+    with Tree(out, create=apply) as tree, Folder(state, create=apply) as folder:
+        return _export(site, tree, folder, renderer, inputs, summary, apply, meter, processes)
 
 
 def _export(
-    site, tree: Tree, books: Folder, renderer: str, inputs: str, summary: dict, apply: bool, meter: Meter | None, processes: int | None
+    site, tree: Tree, folder: Folder, renderer: str, inputs: str, summary: dict, apply: bool, meter: Meter | None, processes: int | None
 ) -> Outcome:
     outcome = Outcome()
     out = tree.out
-    previous, previous_data = read_manifest(books.path)
-    if previous is None and previous_data:
-        outcome.warnings.append(
-            f"{books.path / MANIFEST_NAME} is unreadable; every file was compared instead, "
-            "and files earlier builds wrote that this one does not could not be removed"
-        )
-    pending = read_pending(books.path)
-    if apply:
-        remove_temporaries(out, pending)
-        remove_temporaries(books.path, BOOKKEEPING)
-        for name in LEGACY_BOOKKEEPING:
-            tree.remove(name)  # published by earlier releases
-    # The Site's fingerprints cover the renderers' code and the settings,
-    # so they are trusted even when other code changed since the last build.
-    known = previous.files if previous else {}
+    pending = read_pending(folder.path)
+    with Books(folder.path, create=apply) as books:
+        if books.damaged:
+            outcome.warnings.append(
+                f"{books.path} is unreadable; every file was compared instead, "
+                "and files earlier builds wrote that this one does not could not be removed"
+            )
+        if apply:
+            remove_temporaries(out, pending)
+            remove_temporaries(folder.path, BOOKKEEPING)
+            for name in LEGACY_BOOKKEEPING:
+                tree.remove(name)  # published by earlier releases
+            for name in LEGACY_STATE:
+                folder.remove(name)
+        since = _resume_from(books.header, renderer, site.catalog.position, pending)
+        earlier = Earlier(books.archives(), site.catalog.earliest_change(since)) if since is not None else None
+        fingerprints = site.fingerprints(earlier)
+        documents = sorted(fingerprints.documents(), key=lambda target: write_order(target.path))
+        if since is not None and not _documents_in_place(documents, books.documents(), tree):
+            since = None  # files went missing behind the manifest's back: look at every one
+        # The Site's fingerprints cover the renderers' code and the settings,
+        # so they are trusted even when other code changed since the last build.
+        if since is None:
+            pages = sorted(fingerprints.article_pages(), key=_file)
+            known = books.every_file()
+            changed = None
+        else:
+            # Only the articles written since the last build can have new pages.
+            changed = site.catalog.changed_since(since)
+            pages = sorted(fingerprints.article_pages(changed), key=_file)
+            known = {**books.documents(), **books.entries(_page_file(article) for article in changed)}
+        targets = pages + documents  # write order: article pages come first
+        entries, todo = _unchanged(targets, known, pending, tree)
+        produced = {target.file for target in targets}
+        # Only names that pass is_own_name are ever deleted: a damaged manifest
+        # must not make a build delete anything outside its folder.
+        stale = sorted(name for name in (set(known) | pending) - produced if is_own_name(name))
+        total = len(targets) if changed is None else books.count() + len(produced - set(known)) - len(set(stale) & set(known))
+        if apply and (todo or stale):
+            journal = sorted(pending | {target.file for target in todo} | set(stale))
+            folder.write(PENDING_NAME, json.dumps(journal, ensure_ascii=False).encode("utf-8"))
+            folder.sync()
 
-    targets = sorted(site.targets(), key=lambda target: write_order(target.path))
-    entries, todo = _unchanged(targets, known, pending, tree)
-    outcome.unchanged = len(entries)
-    produced = {target.file for target in targets}
-    # Only names that pass is_own_name are ever deleted: a damaged manifest
-    # must not make a build delete anything outside its folder.
-    stale = sorted(name for name in (set(known) | pending) - produced if is_own_name(name))
-    if apply and (todo or stale):
-        journal = sorted(pending | {target.file for target in todo} | set(stale))
-        books.write(PENDING_NAME, json.dumps(journal, ensure_ascii=False).encode("utf-8"))
-        books.sync()
+        _render_and_write(site, tree, todo, entries, outcome, apply, meter, len(targets), processes)
 
-    _render_and_write(site, tree, todo, entries, outcome, apply, meter, len(targets), processes)
-
-    # Nothing links to stale files any more: remove them last.
-    for file in stale:
-        if os.path.isfile(out / file):
-            outcome.removed.append(file)
-            if apply:
-                tree.remove(file)
-    if apply:
-        tree.sync()  # every file in place on disk before the manifest vouches for it
-        entry_sizes = {t.file: entries[t.file].size for t in targets if write_order(t.path)[0] in ENTRY_LEVELS}
-        data = dump_manifest(Manifest(renderer, inputs, dict(summary, files=len(targets)), entry_sizes, entries))
-        if data != previous_data:
-            books.write(MANIFEST_NAME, data)
-        books.remove(PENDING_NAME)
-        books.sync()
+        # Nothing links to stale files any more: remove them last.
+        for file in stale:
+            if os.path.isfile(out / file):
+                outcome.removed.append(file)
+                if apply:
+                    tree.remove(file)
+        outcome.unchanged = total - outcome.written
+        if apply:
+            tree.sync()  # every file in place on disk before the manifest vouches for it
+            entry_sizes = {t.file: entries[t.file].size for t in documents if write_order(t.path)[0] in ENTRY_LEVELS}
+            header = Manifest(renderer, inputs, dict(summary, files=total), entry_sizes, site.catalog.position)
+            page_files = {target.file for target in pages}
+            files = {target.file: (entries[target.file], target.file in page_files) for target in targets}
+            articles = site.catalog.every_article() if changed is None else filter(None, map(site.catalog.article, changed))
+            listed = [Listed.of(article).row() for article in articles]
+            unlisted = () if changed is None else sorted(set(changed) - {row[0] for row in listed})
+            books.save(header, files, stale, fingerprints.blocks, listed, unlisted, whole=changed is None)
+            folder.remove(PENDING_NAME)
+            folder.sync()
     return outcome
+
+
+def _file(target) -> str:
+    return target.file
+
+
+def _page_file(article_id: str) -> str:
+    return urls.file_for(urls.article_path(article_id))
+
+
+def _resume_from(header: Manifest | None, renderer: str, position: tuple[str, int] | None, pending: set[str]) -> int | None:
+    """The store line the last build into this folder published up to,
+    when this build may render only the article pages written since: that
+    build finished, ran this code with these settings, and read the same
+    generation of the store. None: every article page is looked at."""
+    if header is None or header.position is None or position is None or pending or header.renderer != renderer:
+        return None
+    generation, lines = header.position
+    return lines if generation == position[0] and lines <= position[1] else None
+
+
+def _documents_in_place(documents: list, known: dict[str, Entry], tree: Tree) -> bool:
+    """Whether every document the manifest lists is still on disk."""
+    return all(tree.size(target.file) is not None for target in documents if target.file in known)
 
 
 def _unchanged(targets: list, known: dict[str, Entry], pending: set[str], tree: Tree) -> tuple[dict[str, Entry], list]:
@@ -197,7 +241,7 @@ def _render_and_write(
     others = [target for target in todo if urls.match(target.path).kind != "article"]
     batches = [pages[start : start + writing.BATCH_FILES] for start in range(0, len(pages), writing.BATCH_FILES)]
     states: dict[str, str] = {}
-    progress = _Progress(meter, outcome.unchanged, total)
+    progress = _Progress(meter, len(entries), total)
 
     def record(written: list[writing.Written]) -> None:
         for file, entry, state in written:
@@ -221,9 +265,7 @@ def _render_and_write(
     # In write order, whichever process rendered each file.
     for target in todo:
         state = states[target.file]
-        if state == "unchanged":
-            outcome.unchanged += 1
-        else:
+        if state != "unchanged":
             (outcome.changed if state == "changed" else outcome.added).append(target.file)
     outcome.rendered += len(todo)
 
@@ -312,12 +354,10 @@ def build(
             stamps.save()
         return _unchanged_build(header)
     judge = guard(config.max_new_articles, config.seeds, force, allow_empty) if apply else None
-    result = ingest(config, now, write=apply and not config.read_only, judge=judge)
-    marks = topic_record.settle(config, result.ledger, now, write=apply and not config.read_only)
-    # Imported here: the renderers' libraries cost more than an up-to-date build.
-    from feedsvc.site.model import Site
-
-    site = Site.from_ingest(config, result, topic_marks=marks)
+    write = apply and not config.read_only
+    result = ingest(config, now, write=write, judge=judge)
+    marks = topic_record.settle(config, result.ledger, now, write=write)
+    site = _site(config, result, marks, write)
     settings = {name: str(value) for name, value in published_settings(config)}
     summary = {
         "pages_read": result.pages_read,
@@ -330,7 +370,6 @@ def build(
     outcome = export(site, out, state, renderer, inputs_digest(pages, result.digest), summary, apply, meter, processes)
     if apply:
         stamps.save()
-        record_published(state, site.articles)
     return Build(
         pages_read=result.pages_read,
         pages_skipped=result.pages_skipped,
@@ -343,6 +382,20 @@ def build(
         setting_changes=changed_settings(last, settings),
         card=summary["card"],
     )
+
+
+def _site(config: Config, result, marks: dict, written: bool):
+    """The site to export: read from the store when this run brought the
+    store up to date (only what changed is then looked at), else held in
+    memory, as the run's look at the ledger found it."""
+    # Imported here: the renderers' libraries cost more than an up-to-date build.
+    from feedsvc.site.model import Site
+    from feedsvc.store.catalog import open_catalog
+
+    catalog = open_catalog(config) if written else None
+    if catalog is None:
+        return Site.from_ingest(config, result, topic_marks=marks)
+    return Site(config, catalog, topic_marks=marks)
 
 
 def changed_settings(last: Manifest | None, settings: dict[str, str]) -> list[tuple[str, str, str]]:

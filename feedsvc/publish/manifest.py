@@ -3,12 +3,15 @@ the site), in a folder of its own beside the ledger: `.feedsvc-build/<key>/`,
 one per output folder. Without it a build still writes the right tree; it
 renders every file and compares it with the one on disk, which is slower.
 
-- `manifest.jsonl`, written last: every file the build wrote, with
-  the Site's fingerprint, size and SHA-256. It tells the next build which
-  files it may skip without rendering them, and which files are its own to
-  remove once the site stops publishing them (a CNAME or .nojekyll that a
-  user put there is never listed, so never touched). Its first line also
-  records a digest of the inputs, so a build with nothing new stops there.
+- `manifest.sqlite`, committed last: every file the build wrote, with the
+  Site's fingerprint, size and SHA-256, and what each article showed (for
+  the next `build --diff`). It tells the next build which files it may
+  skip without rendering them, and which files are its own to remove once
+  the site stops publishing them (a CNAME or .nojekyll that a user put
+  there is never listed, so never touched). Its header also records a
+  digest of the inputs, so a build with nothing new stops there, and the
+  store's position the build published, so the next one renders only the
+  articles written since.
 - `pending.json`, present only while a build writes: the files it
   is about to create or replace. A build killed part-way leaves it behind,
   and the next build renders those files again instead of trusting the
@@ -21,24 +24,25 @@ renders every file and compares it with the one on disk, which is slower.
 
 from __future__ import annotations
 
-import dataclasses
+import contextlib
 import hashlib
 import json
 import os
-from dataclasses import dataclass, field
+import sqlite3
+from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
-
-import orjson
+from typing import Iterable, NamedTuple
 
 from feedsvc.config import Config
 from feedsvc.publish.inputs import MANIFEST_VERSION
 from feedsvc.store.stamps import STAMPS_NAME
 
-MANIFEST_NAME = "manifest.jsonl"
+MANIFEST_NAME = "manifest.sqlite"
 PENDING_NAME = "pending.json"
 LOCK_NAME = "build.lock"
 BOOKKEEPING = (MANIFEST_NAME, PENDING_NAME, LOCK_NAME, STAMPS_NAME)
+# The bookkeeping of earlier releases beside these: a build removes it.
+LEGACY_STATE = ("manifest.jsonl", "published.json")
 STATE_FOLDER = ".feedsvc-build"
 # Where earlier releases kept the bookkeeping: in the output folder itself,
 # where it was published. A build removes them.
@@ -62,11 +66,156 @@ class Entry(NamedTuple):
 
 @dataclass(frozen=True)
 class Manifest:
+    """The header of the manifest: what the last build ran and published."""
+
     renderer: str
     inputs: str
     summary: dict  # pages_read, pages_skipped, articles, problems of the build
     entry_sizes: dict[str, int]  # the files readers start from, checked even when nothing changed
-    files: dict[str, Entry] = field(default_factory=dict)
+    # The store's (generation, lines) the build published; None when its
+    # site was held in memory.
+    position: tuple[str, int] | None = None
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS header (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS files (
+    file TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, size INTEGER NOT NULL, sha256 TEXT NOT NULL, page INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS archives (
+    feed TEXT NOT NULL, number INTEGER NOT NULL, start INTEGER NOT NULL, stop INTEGER NOT NULL, members TEXT NOT NULL,
+    PRIMARY KEY (feed, number));
+CREATE TABLE IF NOT EXISTS published (
+    id TEXT PRIMARY KEY, published TEXT NOT NULL, category TEXT NOT NULL, title TEXT NOT NULL, digest TEXT NOT NULL);
+"""
+
+
+class Books:
+    """The manifest of one output folder, open: read what is asked, and
+    save a build's changes in one transaction. `page` marks the rows of
+    article pages, which a build that starts from a position never lists
+    whole. A missing manifest reads as empty; an unreadable one too, with
+    `damaged` set (and it is replaced when saved)."""
+
+    def __init__(self, state: Path, create: bool) -> None:
+        self.path = state / MANIFEST_NAME
+        self.damaged = False
+        self._db: sqlite3.Connection | None = None
+        try:
+            self._db = self._open(create)
+            self.header = self._header()
+        except (sqlite3.DatabaseError, ValueError, KeyError, TypeError):
+            self.damaged = True
+            self.close()
+            self.header = None
+            if create:
+                _remove(self.path)
+                self._db = self._open(create)
+
+    def _open(self, create: bool) -> sqlite3.Connection | None:
+        if not create and not self.path.exists():
+            return None
+        uri = f"file:{self.path}" + ("" if create else "?mode=ro")
+        db = sqlite3.connect(uri, uri=True, isolation_level=None)
+        if create:
+            # The default rollback journal, not WAL: a build that only looks
+            # (--check) then reads it without creating any file.
+            db.executescript(_SCHEMA)
+        return db
+
+    def _header(self) -> Manifest | None:
+        row = self._db.execute("SELECT value FROM header WHERE name = 'header'").fetchone() if self._db else None
+        return _parse_header(row[0]) if row else None
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    def __enter__(self) -> "Books":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _rows(self, where: str = "", parameters: tuple = ()) -> dict[str, Entry]:
+        if self._db is None:
+            return {}
+        query = f"SELECT file, fingerprint, size, sha256 FROM files {where}"  # noqa: S608 - fixed fragments
+        # tuple.__new__ skips the named tuple's Python-level constructor:
+        # a full build reads a row per published file.
+        return {row[0]: tuple.__new__(Entry, row[1:]) for row in self._db.execute(query, parameters)}
+
+    def every_file(self) -> dict[str, Entry]:
+        return self._rows()
+
+    def documents(self) -> dict[str, Entry]:
+        """Every file but the article pages."""
+        return self._rows("WHERE NOT page")
+
+    def entries(self, files: Iterable[str]) -> dict[str, Entry]:
+        """The rows of those of `files` the manifest lists."""
+        found: dict[str, Entry] = {}
+        wanted = list(files)
+        for start in range(0, len(wanted), 500):
+            chunk = tuple(wanted[start : start + 500])
+            found.update(self._rows(f"WHERE file IN ({','.join('?' * len(chunk))})", chunk))
+        return found
+
+    def count(self) -> int:
+        return self._db.execute("SELECT count(*) FROM files").fetchone()[0] if self._db else 0
+
+    def archives(self) -> dict[tuple[str, int], tuple[int, int, str]]:
+        """What the last build knew of each archive (site.fingerprints.Earlier)."""
+        if self._db is None:
+            return {}
+        rows = self._db.execute("SELECT feed, number, start, stop, members FROM archives")
+        return {(feed, number): (start, stop, members) for feed, number, start, stop, members in rows}
+
+    def published(self) -> list[tuple] | None:
+        """What the last build published: (id, published, category, title, digest) rows."""
+        if self._db is None or self.header is None:
+            return None
+        return self._db.execute("SELECT id, published, category, title, digest FROM published ORDER BY id").fetchall()
+
+    def save(
+        self,
+        header: Manifest,
+        files: dict[str, tuple[Entry, bool]],
+        removed: Iterable[str],
+        archives: dict[tuple[str, int], tuple[int, int, str]],
+        listed: Iterable[tuple],
+        unlisted: Iterable[str],
+        whole: bool,
+    ) -> None:
+        """Record one build in one transaction: its header, the files it
+        wrote or checked (file -> (entry, is an article page)), the files it
+        removed, every archive's members, and the articles it published
+        (rows) or no longer does (ids). With `whole`, the files and articles
+        given are all there are: every other row goes."""
+        assert self._db is not None
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            if whole:
+                db.execute("DELETE FROM files")
+                db.execute("DELETE FROM published")
+            db.executemany("DELETE FROM files WHERE file = ?", ((file,) for file in removed))
+            db.executemany("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?)", ((file, *entry, int(page)) for file, (entry, page) in files.items()))
+            db.execute("DELETE FROM archives")
+            db.executemany("INSERT INTO archives VALUES (?, ?, ?, ?, ?)", ((*key, *block) for key, block in sorted(archives.items())))
+            db.executemany("DELETE FROM published WHERE id = ?", ((article,) for article in unlisted))
+            db.executemany("INSERT OR REPLACE INTO published VALUES (?, ?, ?, ?, ?)", listed)
+            db.execute("INSERT OR REPLACE INTO header VALUES ('header', ?)", (_header_json(header),))
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+
+def _remove(path: Path) -> None:
+    for name in (path, Path(f"{path}-wal"), Path(f"{path}-shm"), Path(f"{path}-journal")):
+        with contextlib.suppress(OSError):
+            name.unlink()
 
 
 def _header_json(manifest: Manifest) -> str:
@@ -76,61 +225,25 @@ def _header_json(manifest: Manifest) -> str:
         "inputs": manifest.inputs,
         "summary": manifest.summary,
         "entry_sizes": manifest.entry_sizes,
+        "position": manifest.position,
     }
     return json.dumps(header, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
 
-def dump_manifest(manifest: Manifest) -> bytes:
-    """A header line, then one line per file, sorted: JSON Lines."""
-    lines = [_header_json(manifest)]
-    lines += [f"[{_json_string(name)},{_json_string(e.fingerprint)},{e.size},\"{e.sha256}\"]" for name, e in sorted(manifest.files.items())]
-    return ("\n".join(lines) + "\n").encode("utf-8")
-
-
-def _json_string(text: str) -> str:
-    # Paths and fingerprints are plain ASCII; json.dumps per line would be
-    # the slowest part of writing a manifest of 100,000 files.
-    if text.isascii() and text.isprintable() and '"' not in text and "\\" not in text:
-        return f'"{text}"'
-    return json.dumps(text, ensure_ascii=False)
+def _parse_header(text: str) -> Manifest:
+    header = json.loads(text)
+    if header.get("feedsvc_manifest") != MANIFEST_VERSION:
+        raise ValueError("another manifest version")
+    position = header.get("position")
+    return Manifest(
+        header["renderer"], header["inputs"], dict(header["summary"]), dict(header["entry_sizes"]), tuple(position) if position else None
+    )
 
 
 def read_header(state: Path) -> Manifest | None:
-    """Only the manifest's first line: enough to tell an up-to-date tree."""
-    try:
-        with (state / MANIFEST_NAME).open("rb") as handle:
-            return _parse_header(handle.readline())
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-
-
-def _parse_header(line: bytes) -> Manifest:
-    header = json.loads(line)
-    if header.get("feedsvc_manifest") != MANIFEST_VERSION:
-        raise ValueError("another manifest version")
-    return Manifest(header["renderer"], header["inputs"], dict(header["summary"]), dict(header["entry_sizes"]))
-
-
-def read_manifest(state: Path) -> tuple[Manifest | None, bytes]:
-    """The whole manifest and its bytes; None when missing or unreadable."""
-    try:
-        data = (state / MANIFEST_NAME).read_bytes()
-    except OSError:
-        return None, b""
-    try:
-        first, _, rest = data.partition(b"\n")
-        manifest = _parse_header(first)
-        # One parse over the whole body instead of one per line: a manifest
-        # has a row per published file.
-        rows = orjson.loads(b"[" + rest.rstrip(b"\n").replace(b"\n", b",") + b"]")
-        # tuple.__new__ skips the named tuple's Python-level constructor,
-        # which would dominate reading a large manifest.
-        files = {row[0]: tuple.__new__(Entry, row[1:]) for row in rows}
-        if any(len(entry) != 3 for entry in files.values()):
-            raise ValueError("a row is not [file, fingerprint, size, sha256]")
-    except (ValueError, KeyError, TypeError):
-        return None, data
-    return dataclasses.replace(manifest, files=files), data
+    """Only the manifest's header: enough to tell an up-to-date tree."""
+    with Books(state, create=False) as books:
+        return books.header
 
 
 def is_own_name(name: object) -> bool:

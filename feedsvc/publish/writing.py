@@ -161,6 +161,7 @@ class Shares:
         """A worker: die with the build, render batches, send them."""
         _die_with(build)
         try:
+            self._site.catalog.after_fork()
             with Tree(self._tree.out, create=False) as tree:
                 while (batch := self._take()) is not None:
                     writer.send(render(self._site, tree, batch))

@@ -9,11 +9,11 @@ import functools
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Iterable, Iterator
 
 from feedsvc.config import Config, published_settings
 from feedsvc.core.models import Article, TopicKey
-from feedsvc.core.publish import FeedKey
+from feedsvc.core.publish import FeedKey, article_digest
 from feedsvc.site import routes as urls
 
 if TYPE_CHECKING:
@@ -48,53 +48,52 @@ def digest(*parts: str) -> str:
     return hashlib.sha1("\x1f".join(parts).encode("utf-8")).hexdigest()[:20]
 
 
-def article_digest(a: Article) -> str:
-    """Every field of an article that a renderer may show. This runs for
-    every article of the site, so it is one formatted string, and times go
-    in as timestamps (the ledger keeps them all in UTC)."""
-    fields = (
-        f"{a.id}\x1f{a.iri}\x1f{a.seq}\x1f{a.title}\x1f{a.summary}\x1f{a.category}\x1f{a.category_slug}"
-        f"\x1f{a.published.timestamp()}\x1f{a.updated.timestamp()}\x1f{a.first_seen.timestamp()}"
-        f"\x1f{a.date_source}\x1f{a.page_date}\x1f{a.pages}"
-    )
-    return hashlib.sha1(fields.encode("utf-8")).hexdigest()[:20]
-
-
 def config_digest(config: Config) -> str:
     return digest(render_version(), repr(published_settings(config)))
 
 
 class Fingerprints:
-    """The targets of one site, with each article digested once."""
+    """The targets of one site: the documents, each with a fingerprint
+    from its members' digests, and the article pages, each from its own.
+    Digests come from the catalog: a stored article's is its line's."""
 
-    def __init__(self, site: "Site") -> None:
+    def __init__(self, site: "Site", earlier: "Earlier | None" = None) -> None:
         self.site = site
         self.base = config_digest(site.config)
-        self.articles = {article.id: article_digest(article) for article in site.articles}
-
-    def members(self, articles: list[Article]) -> str:
-        return digest(*[self.articles[a.id] for a in articles])
+        self.earlier = earlier
+        # (feed, archive number) -> (first rank, rank after the last, a
+        # digest of the archive's members), for the next build to start
+        # from (see Earlier).
+        self.blocks: dict[tuple[str, int], Block] = {}
 
     def targets(self) -> Iterator[Target]:
+        yield from self.documents()
+        yield from self.article_pages()
+
+    def article_pages(self, ids: Iterable[str] | None = None) -> Iterator[Target]:
+        """Every article page, or those of `ids` the site publishes."""
+        for article_id, article in self.site.catalog.article_digests(ids):
+            yield _target(urls.article_path(article_id), self.base + article)
+
+    def documents(self) -> Iterator[Target]:
+        """Every target but the article pages: a few per feed and archive."""
         site, base = self.site, self.base
         infos = site.category_infos()
         counts = [f"{c.slug}={c.name}={c.count}" for c in infos]
         topic_infos = site.topic_infos()
         topics = [f"topic:{t.slug}={t.name}" for t in topic_infos]
         topic_counts = [f"topic:{t.slug}={t.name}={t.count}" for t in topic_infos]
-        yield _target(urls.INDEX_PATH, digest(base, "index", self.members(site.feed(None).subscription), *counts, *topic_counts))
+        yield _target(urls.INDEX_PATH, digest(base, "index", _members(site.feed(None).subscription), *counts, *topic_counts))
         yield _target(urls.STYLESHEET_PATH, digest(base, "css"))
         yield _target(urls.SCRIPT_PATH, digest(base, "js"))
         yield _target(urls.OPML_PATH, digest(base, "opml", *[f"{c.slug}={c.name}" for c in infos], *topics))
         for key in [None, *site.names, *map(TopicKey, sorted([*site.topics, *site.retired]))]:
             yield from self._feed_targets(key)
-        for article in site.articles:
-            yield _target(urls.article_path(article.id), base + self.articles[article.id])
 
     def _feed_targets(self, key: FeedKey) -> Iterator[Target]:
         site, base = self.site, self.base
         feed = site.feed(key)
-        subscription = self.members(feed.subscription)
+        subscription = _members(feed.subscription)
         tombstones = "\x1e".join(f"{w.iri}@{w.when.isoformat()}" for w in feed.tombstones)
         departed = feed.departed
         name = str(site.name(key))
@@ -103,15 +102,61 @@ class Fingerprints:
             links += "/" + site.updated.isoformat()  # an empty feed takes the site's time
         for fmt in urls.FORMATS:
             yield _target(urls.feed_path(key, fmt), digest(base, fmt, str(key), subscription, tombstones, links))
-        for number, block in enumerate(feed.archives, 1):
+        for number, block in enumerate(self._archive_members(key, feed), 1):
+            self.blocks[(str(key), number)] = block
+            members = block[2]
             has_next = number < len(feed.archives)
-            members = self.members(block) if block else self.members(feed.archives[number - 2])
             for fmt in urls.ARCHIVE_FORMATS:
                 fingerprint = digest(base, fmt, str(key), name, str(number), str(has_next), members, str(departed))
                 yield _target(urls.archive_path(key, number, fmt), fingerprint)
         if key is not None:
             page = digest(base, "page", str(key), name, str(site.count(key)), subscription)
             yield _target(urls.html_path(key), page)
+
+
+    def _archive_members(self, key: FeedKey, feed) -> list["Block"]:
+        """Each archive's span of ranks and a digest of its members. An
+        archive that spans the same ranks as at the last build, all before
+        the earliest change since, keeps the last build's digest; the others
+        are digested from one read of the feed's digests from the first of
+        them on: no archive's articles are read to fingerprint it."""
+        archives = feed.archives
+        spans = [archives.span(index) for index in range(len(archives))]
+        # The empty archive after a full block shows that block's time.
+        spans = [spans[index - 1] if start == stop else (start, stop) for index, (start, stop) in enumerate(spans)]
+        recorded = self.site.catalog.recorded(key)
+        blocks: list[Block] = []
+        if self.earlier is not None and spans:
+            same = len(recorded) if self.earlier.since is None else recorded.rank(self.earlier.since)
+            for number, (start, stop) in enumerate(spans, 1):
+                block = self.earlier.blocks.get((str(key), number))
+                if stop > same or block is None or block[:2] != (start, stop):
+                    break
+                blocks.append(block)
+        if len(blocks) < len(spans):
+            first = spans[len(blocks)][0]
+            digests = recorded.digests(first)
+            blocks += [(start, stop, digest(*digests[start - first : stop - first])) for start, stop in spans[len(blocks) :]]
+        return blocks
+
+
+@dataclass(frozen=True)
+class Earlier:
+    """What the last build into the same folder knew of the archives: each
+    one's members digest, and the lowest seq written since (None: no
+    article was). Within one generation of the store an archive whose
+    articles all come before that seq holds the same articles, unchanged."""
+
+    blocks: dict[tuple[str, int], "Block"]
+    since: int | None
+
+
+# An archive's first rank, the rank after its last, and a digest of its members.
+Block = tuple[int, int, str]
+
+
+def _members(articles: list[Article]) -> str:
+    return digest(*map(article_digest, articles))
 
 
 def _target(path: str, fingerprint: str) -> Target:

@@ -27,7 +27,7 @@ from feedsvc.core.text import feed_iri, site_namespace
 from feedsvc.site import feeds as render
 from feedsvc.site import pages as render_html
 from feedsvc.site import routes as urls
-from feedsvc.site.fingerprints import Fingerprints, Target
+from feedsvc.site.fingerprints import Earlier, Fingerprints, Target
 
 __all__ = ["Resource", "Site", "Target"]
 
@@ -145,6 +145,11 @@ class Site:
     def targets(self) -> Iterator[Target]:
         """Every URL the site publishes, with the export file and fingerprint."""
         return Fingerprints(self).targets()
+
+    def fingerprints(self, earlier: Earlier | None = None) -> Fingerprints:
+        """The same, the article pages apart from the other documents;
+        `earlier`: what the last build knew, to start from."""
+        return Fingerprints(self, earlier)
 
     def is_gone(self, path: str) -> bool:
         """A category that existed and has no articles now, or a topic the

@@ -18,6 +18,7 @@ import contextlib
 import datetime as dt
 import hashlib
 import sqlite3
+import uuid
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -29,16 +30,26 @@ from feedsvc.core.tables import PageKey, Pages, Records
 from feedsvc.store import lines as codec
 from feedsvc.store.history import History, Seal
 
-FORMAT = "2"
+FORMAT = "4"
 # Beside each record's line, what the server's queries select and sort by
 # (store.catalog): `number`, the history line that last wrote it;
 # `changed`, its publish.recorded_change; `edited`, `withdrawn` and
-# `moved` (it has departures or arrivals) as 0 or 1.
+# `moved` (it has departures or arrivals) as 0 or 1; `digest`, of its line,
+# which changes whenever the record does (with the site's settings, a
+# record's line decides its article: a category's slug never changes once
+# recorded). `gone` keeps the ids a later line folded into another record,
+# with their seq and that line's number, so that what changed after a line
+# can be asked.
+# The `generation` meta row changes whenever the tables are filled anew
+# from the first line: within one generation, numbers only grow.
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS records (
     id TEXT PRIMARY KEY, seq INTEGER NOT NULL, published TEXT NOT NULL, category TEXT NOT NULL, line TEXT NOT NULL,
-    number INTEGER NOT NULL, changed TEXT NOT NULL, edited INTEGER NOT NULL, withdrawn INTEGER NOT NULL, moved INTEGER NOT NULL);
+    number INTEGER NOT NULL, changed TEXT NOT NULL, edited INTEGER NOT NULL, withdrawn INTEGER NOT NULL, moved INTEGER NOT NULL,
+    digest TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS gone (id TEXT PRIMARY KEY, seq INTEGER NOT NULL, number INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS gone_number ON gone (number);
 CREATE INDEX IF NOT EXISTS records_seq ON records (seq);
 CREATE INDEX IF NOT EXISTS records_published ON records (published);
 CREATE INDEX IF NOT EXISTS records_number ON records (number);
@@ -46,6 +57,8 @@ CREATE INDEX IF NOT EXISTS records_live ON records (seq) WHERE NOT withdrawn;
 CREATE INDEX IF NOT EXISTS records_live_changed ON records (changed) WHERE NOT withdrawn;
 CREATE INDEX IF NOT EXISTS records_category ON records (category, seq) WHERE NOT withdrawn;
 CREATE INDEX IF NOT EXISTS records_category_changed ON records (category, changed) WHERE NOT withdrawn;
+CREATE INDEX IF NOT EXISTS records_edited ON records (seq) WHERE edited AND NOT withdrawn;
+CREATE INDEX IF NOT EXISTS records_category_edited ON records (category, seq) WHERE edited AND NOT withdrawn;
 CREATE INDEX IF NOT EXISTS records_withdrawn ON records (id) WHERE withdrawn;
 CREATE INDEX IF NOT EXISTS records_moved ON records (id) WHERE moved;
 CREATE TABLE IF NOT EXISTS pages (name TEXT NOT NULL, sha256 TEXT NOT NULL, first_seen TEXT NOT NULL, PRIMARY KEY (name, sha256));
@@ -59,7 +72,7 @@ CREATE TABLE IF NOT EXISTS topic_members (
 CREATE INDEX IF NOT EXISTS topic_members_changed ON topic_members (topic, changed);
 CREATE INDEX IF NOT EXISTS topic_members_id ON topic_members (id);
 """
-TABLES = ("meta", "records", "pages", "categories", "aliases", "splits", "topic_members")
+TABLES = ("meta", "records", "gone", "pages", "categories", "aliases", "splits", "topic_members")
 
 
 def cache_path(folder: Path, history: History) -> Path:
@@ -165,6 +178,7 @@ class Cache:
         for table in TABLES[1:]:
             self.db.execute(f"DELETE FROM {table}")  # noqa: S608 - names from TABLES
         self.db.execute("DELETE FROM meta WHERE name = 'topics'")  # what store.catalog derived from them
+        _new_generation(self.db)
 
     def _apply(self, numbered: Iterable[tuple[int, bytes]]) -> None:
         source = str(self.history.first)
@@ -177,7 +191,7 @@ class Cache:
             if kind == "article":
                 record = value
                 codec.check_category(record, categories, source, number)
-                self.db.execute("INSERT OR REPLACE INTO records VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", _row(number, record, raw.decode()))
+                self.db.execute("INSERT OR REPLACE INTO records VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", _row(number, record, raw))
             elif kind == "page":
                 (name, sha), seen = value
                 self.db.execute("INSERT OR REPLACE INTO pages VALUES (?, ?, ?)", (name, sha, codec.stamp(seen)))
@@ -189,6 +203,7 @@ class Cache:
             elif kind == "split":
                 self.db.execute("INSERT INTO splits VALUES (?, ?)", (number, raw.decode()))
             elif kind == "folded":
+                self.db.execute("INSERT OR REPLACE INTO gone SELECT id, seq, ? FROM records WHERE id = ?", (number, value))
                 self.db.execute("DELETE FROM records WHERE id = ?", (value,))
             elif kind == "site":
                 self.db.execute("INSERT OR REPLACE INTO meta VALUES ('site', ?)", (orjson.dumps(value).decode(),))
@@ -218,18 +233,19 @@ class Cache:
         )
 
 
-def _row(number: int, record: Record, line: str) -> tuple:
+def _row(number: int, record: Record, raw: bytes) -> tuple:
     return (
         record.id,
         record.seq,
         codec.stamp(record.published),
         record.category,
-        line,
+        raw.decode(),
         number,
         codec.stamp(recorded_change(record)),
         int(is_edited(record)),
         int(record.withdrawn is not None),
         int(bool(record.departures or record.arrivals)),
+        hashlib.sha1(raw).hexdigest()[:20],
     )
 
 
@@ -253,11 +269,18 @@ def _connect(path: str) -> sqlite3.Connection:
             for statement in filter(str.strip, SCHEMA.split(";")):
                 db.execute(statement)
             db.execute("INSERT INTO meta VALUES ('format', ?)", (FORMAT,))
+            _new_generation(db)
     except BaseException:
         db.execute("ROLLBACK")
         raise
     db.execute("COMMIT")
     return db
+
+
+def _new_generation(db: sqlite3.Connection) -> None:
+    """Mark the tables as filled anew: whoever remembered a position in
+    the old ones (a build) must not compare numbers across."""
+    db.execute("INSERT OR REPLACE INTO meta VALUES ('generation', ?)", (uuid.uuid4().hex,))
 
 
 def _format(db: sqlite3.Connection) -> str | None:

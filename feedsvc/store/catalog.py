@@ -25,7 +25,7 @@ import datetime as dt
 import functools
 import sqlite3
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import orjson
 
@@ -133,6 +133,12 @@ class StoredCatalog:
         everything = self.recorded(None)
         self.article_count = len(everything)
         self.updated = site_updated(everything, self.withdrawals, codec.time_of(created) if created else None)
+        # Where in the store this state stands: records written after it
+        # have numbers above `lines`, while the generation stays the same.
+        meta = dict(db.execute("SELECT name, value FROM meta WHERE name IN ('generation', 'lines')"))
+        self.position = (meta.get("generation", ""), int(meta.get("lines", 0)))
+        self._path = db.execute("PRAGMA database_list").fetchone()[2]
+        self._topics = config.topics
 
     def _records(self, query: str, *parameters: object) -> list[Record]:
         return [codec.stored_record(line) for (line,) in self._db.execute(query, parameters)]
@@ -147,6 +153,47 @@ class StoredCatalog:
     def article(self, article_id: str) -> Article | None:
         found = self._db.execute("SELECT line FROM records WHERE id = ? AND NOT withdrawn", (article_id,)).fetchall()
         return self._published(found)[0] if found else None
+
+    def every_article(self) -> Iterator[Article]:
+        """Every published article, one at a time."""
+        for row in self._db.execute("SELECT line FROM records WHERE NOT withdrawn"):
+            yield from self._published([row])
+
+    def article_digests(self, ids: Iterable[str] | None = None) -> Iterator[tuple[str, str]]:
+        """(id, digest of its line) of every published article, or of those of `ids`."""
+        if ids is None:
+            yield from self._db.execute("SELECT id, digest FROM records WHERE NOT withdrawn")
+            return
+        wanted = list(ids)
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            yield from self._db.execute(f"SELECT id, digest FROM records WHERE id IN ({marks}) AND NOT withdrawn", chunk)  # noqa: S608
+
+    def changed_since(self, lines: int) -> list[str]:
+        """The ids whose record a line after line `lines` wrote, withdrew
+        or folded into another: every article whose page may differ."""
+        query = "SELECT id FROM records WHERE number > ? UNION SELECT id FROM gone WHERE number > ?"
+        return [article for (article,) in self._db.execute(query, (lines, lines))]
+
+    def earliest_change(self, lines: int) -> int | None:
+        """The lowest seq of an article written, withdrawn or folded after
+        line `lines` (None: none was). Every feed's articles before it are
+        the same, in the same places, as they were at line `lines`."""
+        query = "SELECT min(seq) FROM (SELECT seq FROM records WHERE number > ? UNION ALL SELECT seq FROM gone WHERE number > ?)"
+        return self._db.execute(query, (lines, lines)).fetchone()[0]
+
+    def after_fork(self) -> None:
+        """In a process forked from the one that opened this catalog: a
+        SQLite connection must not be used across fork, so read through a
+        connection of this process's own from now on. (Its read may see a
+        later state than the parent's, if a writer committed meanwhile;
+        the pages it renders then are newer, and the next build, which
+        starts from the parent's position, renders them again.)"""
+        self._inherited = self._db  # never closed here: it is the parent's
+        self._db = connect(self._path)
+        self._db.execute("BEGIN")
+        self._feeds = {}
 
 
 
@@ -204,6 +251,15 @@ class StoredFeed(Sequence[Article]):
             return [] if stop <= start else [self[i] for i in range(start, stop, step)]
         rows = self._select("r.line", f"ORDER BY {self._prefix}seq LIMIT ? OFFSET ?", stop - start, start)
         return self._published(rows)
+
+    def digests(self, start: int = 0) -> list[str]:
+        """The digest of each article's line, in `seq` order, from rank `start` on."""
+        rows = self._select("r.digest", f"ORDER BY {self._prefix}seq LIMIT -1 OFFSET ?", start)
+        return [digest for (digest,) in rows]
+
+    def rank(self, seq: int) -> int:
+        """How many of the feed's articles come before `seq`."""
+        return self._select("count(*)", f"AND {self._prefix}seq < ?", seq)[0][0]
 
     def newest_change(self) -> dt.datetime | None:
         newest = self._select(f"max({self._prefix}changed)")[0][0]
