@@ -47,6 +47,10 @@ class Records(Mapping[str, "Record"]):
         """The highest recording number in use (0: none)."""
         return max((record.seq for record in self.values()), default=0)
 
+    def any_published(self, besides: frozenset[str] = frozenset()) -> bool:
+        """Whether an article other than those of `besides` is not withdrawn."""
+        return any(record.withdrawn is None for article, record in self.items() if article not in besides)
+
     def latest_published(self, start: dt.datetime, end: dt.datetime) -> dt.datetime | None:
         """The latest publication time in [start, end), if any."""
         return max((r.published for r in self.values() if start <= r.published < end), default=None)
@@ -119,6 +123,11 @@ class ChangedRecords(Records, MutableMapping[str, "Record"]):
 
     def max_seq(self) -> int:
         return max([self.base.max_seq(), *(record.seq for record in self.changes.values())])
+
+    def any_published(self, besides: frozenset[str] = frozenset()) -> bool:
+        if any(record.withdrawn is None for article, record in self.changes.items() if article not in besides):
+            return True
+        return self.base.any_published(besides | self.changes.keys() | self.removed)
 
     def latest_published(self, start: dt.datetime, end: dt.datetime) -> dt.datetime | None:
         # The base's answer may come from a record changed since; published

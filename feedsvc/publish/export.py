@@ -9,7 +9,6 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
 
 from filelock import FileLock
 
@@ -67,11 +66,6 @@ def write_order(path: str) -> tuple:
     return (_LEVELS[route.kind], "", 0, path)
 
 
-def _document(path: str) -> object:
-    """The formats of one feed document share this key."""
-    return urls.match(path).document
-
-
 # The export
 
 
@@ -95,9 +89,6 @@ class Outcome:
         return not (self.added or self.changed or self.removed)
 
 
-Meter = Callable[[int, int], None]  # (done, total)
-
-
 def export(
     site,
     out: Path,
@@ -106,7 +97,7 @@ def export(
     inputs: str,
     summary: dict,
     apply: bool = True,
-    meter: Meter | None = None,
+    meter: writing.Meter | None = None,
     processes: int | None = None,
 ) -> Outcome:
     """Bring the files under `out` in line with `site` (a feedsvc.site.Site),
@@ -118,7 +109,7 @@ def export(
 
 
 def _export(
-    site, tree: Tree, folder: Folder, renderer: str, inputs: str, summary: dict, apply: bool, meter: Meter | None, processes: int | None
+    site, tree: Tree, folder: Folder, renderer: str, inputs: str, summary: dict, apply: bool, meter: writing.Meter | None, processes: int | None
 ) -> Outcome:
     outcome = Outcome()
     out = tree.out
@@ -165,7 +156,13 @@ def _export(
             folder.write(PENDING_NAME, json.dumps(journal, ensure_ascii=False).encode("utf-8"))
             folder.sync()
 
-        _render_and_write(site, tree, todo, entries, outcome, apply, meter, len(targets), processes)
+        states = writing.render_and_write(site, tree, todo, entries, apply, meter, len(targets), processes)
+        # In write order, whichever process rendered each file.
+        for target in todo:
+            state = states[target.file]
+            if state != "unchanged":
+                (outcome.changed if state == "changed" else outcome.added).append(target.file)
+        outcome.rendered += len(todo)
 
         # Nothing links to stale files any more: remove them last.
         for file in stale:
@@ -228,73 +225,6 @@ def _unchanged(targets: list, known: dict[str, Entry], pending: set[str], tree: 
     return entries, todo
 
 
-def _render_and_write(
-    site, tree: Tree, todo: list, entries: dict[str, Entry], outcome: Outcome, apply: bool, meter: Meter | None, total: int, processes: int | None
-) -> None:
-    """Render `todo` and write what differs from the disk. The article
-    pages are rendered in batches shared out among `processes` processes
-    and written here as they come; every other document is rendered and
-    staged meanwhile (the formats of one document together), and renamed
-    into place in write order once every article page is: no feed or page
-    ever links to an article page that is not there yet."""
-    pages = [target for target in todo if urls.match(target.path).kind == "article"]
-    others = [target for target in todo if urls.match(target.path).kind != "article"]
-    batches = [pages[start : start + writing.BATCH_FILES] for start in range(0, len(pages), writing.BATCH_FILES)]
-    states: dict[str, str] = {}
-    progress = _Progress(meter, len(entries), total)
-
-    def record(written: list[writing.Written]) -> None:
-        for file, entry, state in written:
-            entries[file] = entry
-            states[file] = state
-        progress.add(len(written))
-
-    staged: list[tuple[str, str]] = []
-    try:
-        with writing.Shares(site, tree, batches, writing.processes_for(len(pages), processes) - 1) as shares:
-            for group in _documents(others):
-                record(writing.stage(tree, writing.render(site, tree, group), apply, staged))
-                for rendered in shares.collect():
-                    record(writing.write_batch(tree, rendered, apply))
-            for rendered in shares.rest():
-                record(writing.write_batch(tree, rendered, apply))
-        writing.commit(tree, staged)
-    except BaseException:
-        writing.discard(tree, staged)
-        raise
-    # In write order, whichever process rendered each file.
-    for target in todo:
-        state = states[target.file]
-        if state != "unchanged":
-            (outcome.changed if state == "changed" else outcome.added).append(target.file)
-    outcome.rendered += len(todo)
-
-
-class _Progress:
-    """Calls the meter every 256 files done, and at the end."""
-
-    def __init__(self, meter: Meter | None, done: int, total: int) -> None:
-        self.meter, self.done, self.reported, self.total = meter, done, done, total
-
-    def add(self, count: int) -> None:
-        self.done += count
-        if self.meter and (self.done - self.reported >= 256 or self.done == self.total):
-            self.meter(self.done, self.total)
-            self.reported = self.done
-
-
-def _documents(targets: list) -> Iterator[list]:
-    """Consecutive targets that are formats of one document, together."""
-    group: list = []
-    for target in targets:
-        if group and _document(group[-1].path) != _document(target.path):
-            yield group
-            group = []
-        group.append(target)
-    if group:
-        yield group
-
-
 def output_lock(config: Config, out: Path) -> FileLock:
     """Held while a build writes `out`, so two builds take turns."""
     state = state_folder(config, out)
@@ -335,7 +265,7 @@ def build(
     now,
     apply: bool = True,
     force: bool = False,
-    meter: Meter | None = None,
+    meter: writing.Meter | None = None,
     allow_empty: bool = False,
     processes: int | None = None,
 ) -> Build:

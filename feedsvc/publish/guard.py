@@ -37,7 +37,7 @@ def emptiness(result: Ingest, seeds: Path) -> str | None:
     """Why a site with no article at all must not be published, or None.
     Articles outlive their pages, so a folder cleared of old pages still
     publishes what its ledger holds."""
-    if any(record.withdrawn is None for record in result.ledger.records.values()):
+    if result.ledger.records.any_published():
         return None
     return (
         f"there is no article to publish: no page in {seeds} holds an article card, and the ledger holds none "

@@ -15,17 +15,20 @@ import multiprocessing.connection
 import os
 import signal
 import sys
-from typing import Iterator
+from typing import Callable, Iterator
 
 from feedsvc.errors import FeedsvcError
 from feedsvc.publish.manifest import Entry
 from feedsvc.publish.tree import Tree
+from feedsvc.site import routes as urls
 
 # A rendered file: (file, its manifest entry, "added", "changed" or
 # "unchanged", and its bytes unless unchanged).
 Rendered = tuple[str, Entry, str, bytes | None]
 # What became of one file: (file, its manifest entry, "added", "changed" or "unchanged").
 Written = tuple[str, Entry, str]
+
+Meter = Callable[[int, int], None]  # (done, total)
 
 # Files staged before the batch is flushed and renamed into place: one
 # flush per batch instead of one per file. A batch of article pages is
@@ -211,6 +214,75 @@ class Shares:
         reader.close()
         if worker.exitcode != 0:
             raise FeedsvcError(f"a build process ended with exit code {worker.exitcode} before rendering its share; build again")
+
+
+def render_and_write(
+    site, tree: Tree, todo: list, entries: dict[str, Entry], apply: bool, meter: Meter | None, total: int, processes: int | None
+) -> dict[str, str]:
+    """Render `todo` and write what differs from the disk, adding each
+    file's manifest entry to `entries`; return each file's state ("added",
+    "changed" or "unchanged"). The article
+    pages are rendered in batches shared out among `processes` processes
+    and written here as they come; every other document is rendered and
+    staged meanwhile (the formats of one document together), and renamed
+    into place in write order once every article page is: no feed or page
+    ever links to an article page that is not there yet."""
+    pages = [target for target in todo if urls.match(target.path).kind == "article"]
+    others = [target for target in todo if urls.match(target.path).kind != "article"]
+    batches = [pages[start : start + BATCH_FILES] for start in range(0, len(pages), BATCH_FILES)]
+    states: dict[str, str] = {}
+    progress = _Progress(meter, len(entries), total)
+
+    def record(written: list[Written]) -> None:
+        for file, entry, state in written:
+            entries[file] = entry
+            states[file] = state
+        progress.add(len(written))
+
+    staged: list[tuple[str, str]] = []
+    try:
+        with Shares(site, tree, batches, processes_for(len(pages), processes) - 1) as shares:
+            for group in _documents(others):
+                record(stage(tree, render(site, tree, group), apply, staged))
+                for rendered in shares.collect():
+                    record(write_batch(tree, rendered, apply))
+            for rendered in shares.rest():
+                record(write_batch(tree, rendered, apply))
+        commit(tree, staged)
+    except BaseException:
+        discard(tree, staged)
+        raise
+    return states
+
+
+class _Progress:
+    """Calls the meter every 256 files done, and at the end."""
+
+    def __init__(self, meter: Meter | None, done: int, total: int) -> None:
+        self.meter, self.done, self.reported, self.total = meter, done, done, total
+
+    def add(self, count: int) -> None:
+        self.done += count
+        if self.meter and (self.done - self.reported >= 256 or self.done == self.total):
+            self.meter(self.done, self.total)
+            self.reported = self.done
+
+
+def _document(path: str) -> object:
+    """The formats of one feed document share this key."""
+    return urls.match(path).document
+
+
+def _documents(targets: list) -> Iterator[list]:
+    """Consecutive targets that are formats of one document, together."""
+    group: list = []
+    for target in targets:
+        if group and _document(group[-1].path) != _document(target.path):
+            yield group
+            group = []
+        group.append(target)
+    if group:
+        yield group
 
 
 def _die_with(build: int) -> None:

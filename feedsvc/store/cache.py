@@ -350,6 +350,11 @@ class StoredRecords(Records):
     def max_seq(self) -> int:
         return self._db.execute("SELECT coalesce(max(seq), 0) FROM records").fetchone()[0]
 
+    def any_published(self, besides: frozenset[str] = frozenset()) -> bool:
+        # One more than `besides` holds: at least one of them is another.
+        rows = self._db.execute("SELECT id FROM records WHERE NOT withdrawn LIMIT ?", (len(besides) + 1,))
+        return any(article not in besides for (article,) in rows)
+
     def latest_published(self, start: dt.datetime, end: dt.datetime) -> dt.datetime | None:
         row = self._db.execute(
             "SELECT max(published) FROM records WHERE published >= ? AND published < ?", (codec.stamp(start), codec.stamp(end))
