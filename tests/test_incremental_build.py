@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import shutil
 from pathlib import Path
 
@@ -85,6 +86,13 @@ def test_builds_that_render_only_what_changed_leave_the_tree_a_build_from_nothin
     edited = site.seeds / "002-page.txt"
     edited.write_text(edited.read_text(encoding="utf-8").replace(" port", " port and rail", 1), encoding="utf-8")
     site.assert_as_from_nothing("a page edited in place")
+
+    # A link that appears changes the entry's bytes, not its `updated`.
+    linked = site.seeds / "009-page.txt"
+    text = linked.read_text(encoding="utf-8")
+    trailer = re.search(r"\n10/\d\d/2025 \w+", text).end()
+    linked.write_text(text[:trailer] + "\nhttps://news.example/linked" + text[trailer:], encoding="utf-8")
+    site.assert_as_from_nothing("a link that appeared")
 
     ids = site.ids()
     chosen = rng.sample(ids, 5)
