@@ -59,6 +59,25 @@ def open_catalog(config: Config) -> "StoredCatalog | None":
         return None
 
 
+def newest_lines(config: Config) -> Iterator[dict] | None:
+    """Every published article's record line, newest first, as the cache
+    file holds it; None when there is no cache file up to the sealed
+    history to read (then ask the ledger's records)."""
+    history = History(config.ledger_path)
+    seal = history.seal()
+    path = cache_path(config.cache_folder, history)
+    if seal is None or not path.exists():
+        return None
+    db = connect(str(path))
+    db.execute("BEGIN")
+    row = db.execute("SELECT value FROM meta WHERE name = 'lines'").fetchone()
+    if row is None or int(row[0]) != seal.lines:
+        db.close()
+        return None
+    rows = db.execute("SELECT line FROM records WHERE NOT withdrawn ORDER BY published DESC, seq DESC")
+    return (orjson.loads(line) for (line,) in rows)
+
+
 def _pin(db: sqlite3.Connection, topics: tuple[TopicRule, ...]) -> None:
     """Begin the read transaction the catalog answers from, with every
     topic's members up to date in it. A writer may commit between the
