@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field
+from typing import Iterable
 from pathlib import Path
 
 from filelock import FileLock
@@ -177,9 +178,12 @@ def _export(
             header = Manifest(renderer, inputs, dict(summary, files=total), entry_sizes, site.catalog.position)
             page_files = {target.file for target in pages}
             files = {target.file: (entries[target.file], target.file in page_files) for target in targets}
-            articles = site.catalog.every_article() if changed is None else filter(None, map(site.catalog.article, changed))
-            listed = [Listed.of(article).row() for article in articles]
-            unlisted = () if changed is None else sorted(set(changed) - {row[0] for row in listed})
+            if changed is None:  # streamed into the manifest: a row per article of the site
+                listed: Iterable[tuple] = (Listed.of(article).row() for article in site.catalog.every_article())
+                unlisted: Iterable[str] = ()
+            else:
+                listed = [Listed.of(article).row() for article in filter(None, map(site.catalog.article, changed))]
+                unlisted = sorted(set(changed) - {row[0] for row in listed})
             books.save(header, files, stale, fingerprints.blocks, listed, unlisted, whole=changed is None)
             folder.remove(PENDING_NAME)
             folder.sync()

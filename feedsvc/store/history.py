@@ -244,7 +244,9 @@ class History:
     def _append_file(self, path: Path, lines: list[bytes]) -> None:
         try:
             with open(path, "ab") as stream:
-                stream.write(b"".join(line + b"\n" for line in lines))
+                for line in lines:  # through the stream's buffer: no copy of them all at once
+                    stream.write(line)
+                    stream.write(b"\n")
                 stream.flush()
                 os.fsync(stream.fileno())
         except OSError as error:

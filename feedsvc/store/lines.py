@@ -39,7 +39,11 @@ RESTORE = "restore it from version control, the file was left untouched"
 def encode(line: dict) -> bytes:
     # Sorted keys, no spaces, UTF-8 text unescaped: the bytes json.dumps
     # gives with sort_keys, separators=(",", ":") and ensure_ascii=False.
-    return orjson.dumps(line, option=orjson.OPT_SORT_KEYS)
+    # Copied: orjson's bytes keep the buffer they were written into (16 KB
+    # for a 1.4 KB line, by tracemalloc), and a run holds every line it
+    # appends until the cache has them: 173 -> 70 MB peak for a first run
+    # of 10,000 articles.
+    return bytes(memoryview(orjson.dumps(line, option=orjson.OPT_SORT_KEYS)))
 
 
 def header() -> bytes:
