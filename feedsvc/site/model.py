@@ -178,14 +178,16 @@ class Site:
 
     def render(self, path: str) -> Resource | None:
         """The bytes of `path`, or None when it is not a URL of this site."""
+        route = urls.match(path)
+        if route is not None and route.kind == "article":  # one lookup tells and gives: most paths are these
+            article = self.catalog.article(route.id)
+            if article is None:
+                return None
+            return Resource(render_html.article_page(self.config, article), urls.content_type_for(path), publish.recorded_change(article))
         if not self.publishes(path):
             return None
-        route = urls.match(path)
         assert route is not None
         content_type = urls.content_type_for(path)
-        if route.kind == "article":
-            article = self.catalog.article(route.id)
-            return Resource(render_html.article_page(self.config, article), content_type, publish.recorded_change(article))
         if route.kind == "archive":
             return self._archive(route.key, route.number, route.fmt)
         if route.kind == "feed":
