@@ -71,6 +71,10 @@ class Site:
         differing = sorted(name for name in set(kept) | set(expected) if kept.get(name) != expected.get(name))
         assert not differing, f"after {step}: {differing[:10]}"
         assert counts["files written"] < len(expected), f"after {step}: the build wrote every file"
+        # What the build recorded as published is what it published: a
+        # look at the next build has nothing to list.
+        diff = build(self.seeds, self.kept, "--diff", SOURCE_DATE_EPOCH=str(self.at))
+        assert "0 to add, 0 to change, 0 to withdraw" in diff.stderr, f"after {step}: {diff.output}"
         shutil.rmtree(fresh)
 
 
