@@ -131,8 +131,10 @@ def _export(
         since = _resume_from(books.header, renderer, site.catalog.position, pending)
         earlier = Earlier(books.archives(), site.catalog.earliest_change(since)) if since is not None else None
         fingerprints = site.fingerprints(earlier)
-        documents = sorted(fingerprints.documents(), key=lambda target: write_order(target.path))
-        if since is not None and not _documents_in_place(documents, books.documents(), tree):
+        orders = {target: write_order(target.path) for target in fingerprints.documents()}
+        documents = sorted(orders, key=orders.__getitem__)
+        recorded = books.documents()
+        if since is not None and not _documents_in_place(documents, recorded, tree):
             since = None  # files went missing behind the manifest's back: look at every one
         # The Site's fingerprints cover the renderers' code and the settings,
         # so they are trusted even when other code changed since the last build.
@@ -144,7 +146,7 @@ def _export(
             # Only the articles written since the last build can have new pages.
             changed = site.catalog.changed_since(since)
             pages = sorted(fingerprints.article_pages(changed), key=_file)
-            known = {**books.documents(), **books.entries(_page_file(article) for article in changed)}
+            known = {**recorded, **books.entries(_page_file(article) for article in changed)}
         targets = pages + documents  # write order: article pages come first
         entries, todo = _unchanged(targets, known, pending, tree)
         produced = {target.file for target in targets}
@@ -174,7 +176,7 @@ def _export(
         outcome.unchanged = total - outcome.written
         if apply:
             tree.sync()  # every file in place on disk before the manifest vouches for it
-            entry_sizes = {t.file: entries[t.file].size for t in documents if write_order(t.path)[0] in ENTRY_LEVELS}
+            entry_sizes = {t.file: entries[t.file].size for t in documents if orders[t][0] in ENTRY_LEVELS}
             header = Manifest(renderer, inputs, dict(summary, files=total), entry_sizes, site.catalog.position)
             page_files = {target.file for target in pages}
             files = {target.file: (entries[target.file], target.file in page_files) for target in targets}
