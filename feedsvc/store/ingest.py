@@ -100,6 +100,7 @@ def ingest(
         stamps = Stamps(config.cache_folder / PAGE_STAMPS)
         pages, problems = _read(files, config.max_page_bytes, {} if reprocess else current.ledger.pages, stamps)
         result = _transact(config, pages, problems, files, current.ledger, now, change, reprocess)
+        del pages  # every page's text: not needed to write what it added
         if judge:
             judge(result)
         written = current.commit(result.ledger)
