@@ -248,6 +248,7 @@ class StoredFeed(Sequence[Article]):
                 self._parameters = (category,)
             self._prefix = "r."
         self._count: int | None = None
+        self._ends: dict[int, int] = {}  # the first and last rank of the stretch read last, with their seq
 
     def _select(self, what: str, tail: str = "", *parameters: object) -> list[tuple]:
         query = f"SELECT {what} FROM {self._table} WHERE {self._where} {tail}"  # noqa: S608 - fixed fragments
@@ -268,8 +269,27 @@ class StoredFeed(Sequence[Article]):
         start, stop, step = index.indices(len(self))
         if step != 1 or stop <= start:
             return [] if stop <= start else [self[i] for i in range(start, stop, step)]
-        rows = self._select("r.line", f"ORDER BY {self._prefix}seq LIMIT ? OFFSET ?", stop - start, start)
-        return self._published(rows)
+        return self._published(self._stretch(start, stop))
+
+    def _stretch(self, start: int, stop: int) -> list[tuple]:
+        """The lines of the articles ranked `start` to `stop`. An OFFSET
+        costs SQLite as many rows as it skips, so reading every archive of a
+        large feed that way would cost the square of its length; archives
+        are read one after another, in either direction, each format of one
+        in turn, so a stretch that starts where the one read last starts,
+        or lies next to it, is found from that one's first or last seq."""
+        seq = f"{self._prefix}seq"
+        if start in self._ends:  # the same stretch again (an archive's other format), or a shorter one
+            rows = self._select(f"r.line, {seq}", f"AND {seq} >= ? ORDER BY {seq} LIMIT ?", self._ends[start], stop - start)
+        elif start - 1 in self._ends:
+            rows = self._select(f"r.line, {seq}", f"AND {seq} > ? ORDER BY {seq} LIMIT ?", self._ends[start - 1], stop - start)
+        elif stop in self._ends:
+            rows = self._select(f"r.line, {seq}", f"AND {seq} < ? ORDER BY {seq} DESC LIMIT ?", self._ends[stop], stop - start)[::-1]
+        else:
+            rows = self._select(f"r.line, {seq}", f"ORDER BY {seq} LIMIT ? OFFSET ?", stop - start, start)
+        if rows:
+            self._ends = {start: rows[0][1], start + len(rows) - 1: rows[-1][1]}  # rank -> seq
+        return [(line,) for line, _ in rows]
 
     def digests(self, start: int = 0) -> list[str]:
         """The digest of each article's line, in `seq` order, from rank `start` on."""
