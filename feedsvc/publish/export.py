@@ -178,15 +178,19 @@ def _export(
             tree.sync()  # every file in place on disk before the manifest vouches for it
             entry_sizes = {t.file: entries[t.file].size for t in documents if orders[t][0] in ENTRY_LEVELS}
             header = Manifest(renderer, inputs, dict(summary, files=total), entry_sizes, site.catalog.position)
+            # Rows the manifest already holds as they are are not written again.
             page_files = {target.file for target in pages}
-            files = {target.file: (entries[target.file], target.file in page_files) for target in targets}
+            files = {t.file: (entries[t.file], t.file in page_files) for t in targets if changed is None or known.get(t.file) != entries[t.file]}
+            before = earlier.blocks if earlier is not None and changed is not None else {}
+            blocks = {key: block for key, block in fingerprints.blocks.items() if before.get(key) != block}
+            blocks_gone = sorted(before.keys() - fingerprints.blocks.keys())
             if changed is None:  # streamed into the manifest: a row per article of the site
                 listed: Iterable[tuple] = (Listed.of(article).row() for article in site.catalog.every_article())
                 unlisted: Iterable[str] = ()
             else:
                 listed = [Listed.of(article).row() for article in filter(None, map(site.catalog.article, changed))]
                 unlisted = sorted(set(changed) - {row[0] for row in listed})
-            books.save(header, files, stale, fingerprints.blocks, listed, unlisted, whole=changed is None)
+            books.save(header, files, stale, blocks, blocks_gone, listed, unlisted, whole=changed is None)
             folder.remove(PENDING_NAME)
             folder.sync()
     return outcome

@@ -183,15 +183,17 @@ class Books:
         files: dict[str, tuple[Entry, bool]],
         removed: Iterable[str],
         archives: dict[tuple[str, int], tuple[int, int, str]],
+        archives_gone: Iterable[tuple[str, int]],
         listed: Iterable[tuple],
         unlisted: Iterable[str],
         whole: bool,
     ) -> None:
         """Record one build in one transaction: its header, the files it
         wrote or checked (file -> (entry, is an article page)), the files it
-        removed, every archive's members, and the articles it published
-        (rows) or no longer does (ids). With `whole`, the files and articles
-        given are all there are: every other row goes."""
+        removed, the archives whose members it digested and those that are
+        no more, and the articles it published (rows) or no longer does
+        (ids). With `whole`, the files, archives and articles given are all
+        there are: every other row goes."""
         assert self._db is not None
         db = self._db
         db.execute("BEGIN IMMEDIATE")
@@ -201,8 +203,10 @@ class Books:
                 db.execute("DELETE FROM published")
             db.executemany("DELETE FROM files WHERE file = ?", ((file,) for file in removed))
             db.executemany("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?)", ((file, *entry, int(page)) for file, (entry, page) in files.items()))
-            db.execute("DELETE FROM archives")
-            db.executemany("INSERT INTO archives VALUES (?, ?, ?, ?, ?)", ((*key, *block) for key, block in sorted(archives.items())))
+            if whole:
+                db.execute("DELETE FROM archives")
+            db.executemany("DELETE FROM archives WHERE feed = ? AND number = ?", archives_gone)
+            db.executemany("INSERT OR REPLACE INTO archives VALUES (?, ?, ?, ?, ?)", ((*key, *block) for key, block in sorted(archives.items())))
             db.executemany("DELETE FROM published WHERE id = ?", ((article,) for article in unlisted))
             db.executemany("INSERT OR REPLACE INTO published VALUES (?, ?, ?, ?, ?)", listed)
             db.execute("INSERT OR REPLACE INTO header VALUES ('header', ?)", (_header_json(header),))
