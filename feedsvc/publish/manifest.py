@@ -24,7 +24,6 @@ renders every file and compares it with the one on disk, which is slower.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
@@ -35,6 +34,7 @@ from typing import Iterable, NamedTuple
 
 from feedsvc.config import Config
 from feedsvc.publish.inputs import MANIFEST_VERSION
+from feedsvc.store.cache import remove_database
 from feedsvc.store.stamps import STAMPS_NAME
 
 MANIFEST_NAME = "manifest.sqlite"
@@ -108,7 +108,7 @@ class Books:
             self.close()
             self.header = None
             if create:
-                _remove(self.path)
+                remove_database(self.path)
                 self._db = self._open(create)
 
     def _open(self, create: bool) -> sqlite3.Connection | None:
@@ -214,12 +214,6 @@ class Books:
             db.execute("ROLLBACK")
             raise
         db.execute("COMMIT")
-
-
-def _remove(path: Path) -> None:
-    for name in (path, Path(f"{path}-wal"), Path(f"{path}-shm"), Path(f"{path}-journal")):
-        with contextlib.suppress(OSError):
-            name.unlink()
 
 
 def _header_json(manifest: Manifest) -> str:

@@ -99,7 +99,7 @@ class Cache:
         except sqlite3.OperationalError:
             pass  # locked for too long, read-only, or a full disk: not damage
         except sqlite3.DatabaseError:  # damaged, or not a database at all
-            _remove(path)
+            remove_database(path)
             try:
                 return cls(_connect(str(path)), history)
             except (sqlite3.Error, OSError):
@@ -291,8 +291,9 @@ def _format(db: sqlite3.Connection) -> str | None:
     return row[0] if row else None
 
 
-def _remove(path: Path) -> None:
-    for name in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+def remove_database(path: Path) -> None:
+    """Delete a SQLite file and the journal files beside it, whichever exist."""
+    for name in (path, Path(f"{path}-wal"), Path(f"{path}-shm"), Path(f"{path}-journal")):
         with contextlib.suppress(OSError):
             name.unlink()
 
