@@ -32,7 +32,7 @@ import functools
 import re
 import uuid
 from dataclasses import dataclass, replace
-from typing import Iterator, Mapping
+from typing import Mapping
 
 from feedsvc.core.models import Article, Ledger, RawItem, Record, Split, Withdrawal
 from feedsvc.core.tables import Pages, recency
@@ -334,13 +334,6 @@ def articles(ledger: Ledger, site_key: str) -> list[Article]:
     published = [article_of(r, namespace, ledger.categories) for r in ledger.records.values() if r.withdrawn is None]
     published.sort(key=recency, reverse=True)
     return published
-
-
-def newest_articles(ledger: Ledger, site_key: str) -> Iterator[Article]:
-    """The published articles, newest first, one at a time: a listing of
-    any length goes through holding one article, not all of them."""
-    namespace = site_namespace(site_key)
-    return (article_of(r, namespace, ledger.categories) for r in ledger.records.newest_first() if r.withdrawn is None)
 
 
 def article_of(r: Record, namespace: uuid.UUID, categories: Mapping[str, str]) -> Article:

@@ -157,7 +157,6 @@ class StoredCatalog:
         meta = dict(db.execute("SELECT name, value FROM meta WHERE name IN ('generation', 'lines')"))
         self.position = (meta.get("generation", ""), int(meta.get("lines", 0)))
         self._path = db.execute("PRAGMA database_list").fetchone()[2]
-        self._topics = config.topics
 
     def _records(self, query: str, *parameters: object) -> list[Record]:
         return [codec.stored_record(line) for (line,) in self._db.execute(query, parameters)]

@@ -8,12 +8,12 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 from dataclasses import dataclass, field, replace
-from typing import Callable, Iterator, Mapping
+from typing import Callable, Mapping
 
 from feedsvc.config import CONFIG_NAME, Config
 from feedsvc.errors import ConfigError
 from feedsvc.core.junk import is_error_page
-from feedsvc.core.merge import ParsedPage, Site, Update, articles, departures, newest_articles, normalize, withdrawals
+from feedsvc.core.merge import ParsedPage, Site, Update, articles, departures, normalize, withdrawals
 from feedsvc.core.models import Article, Ledger, Page, Problem, Withdrawal
 from feedsvc.core.parse import Limits
 from feedsvc.store import ledger as ledger_file
@@ -49,10 +49,6 @@ class Ingest:
 
     def articles(self, site_key: str) -> list[Article]:
         return articles(self.ledger, site_key)
-
-    def newest_articles(self, site_key: str) -> Iterator[Article]:
-        """The same articles one at a time, for a listing that streams them."""
-        return newest_articles(self.ledger, site_key)
 
     def withdrawals(self, site_key: str) -> list[Withdrawal]:
         return withdrawals(self.ledger, site_key)
