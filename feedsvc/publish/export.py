@@ -129,22 +129,21 @@ def _export(
             for name in LEGACY_STATE:
                 folder.remove(name)
         since = _resume_from(books.header, renderer, site.catalog.position, pending)
-        earlier = Earlier(books.archives(), site.catalog.earliest_change(since)) if since is not None else None
+        # Only the articles written since the last build can have new pages.
+        changed = site.catalog.changed_since(since) if since is not None else None
+        earlier = Earlier(books.archives(), min(changed.values(), default=None)) if changed is not None else None
         fingerprints = site.fingerprints(earlier)
         orders = {target: write_order(target.path) for target in fingerprints.documents()}
         documents = sorted(orders, key=orders.__getitem__)
         recorded = books.documents()
-        if since is not None and not _documents_in_place(documents, recorded, tree):
-            since = None  # files went missing behind the manifest's back: look at every one
+        if changed is not None and not _documents_in_place(documents, recorded, tree):
+            changed = None  # files went missing behind the manifest's back: look at every one
         # The Site's fingerprints cover the renderers' code and the settings,
         # so they are trusted even when other code changed since the last build.
-        if since is None:
+        if changed is None:
             pages = sorted(fingerprints.article_pages(), key=_file)
             known = books.every_file()
-            changed = None
         else:
-            # Only the articles written since the last build can have new pages.
-            changed = site.catalog.changed_since(since)
             pages = sorted(fingerprints.article_pages(changed), key=_file)
             known = {**recorded, **books.entries(_page_file(article) for article in changed)}
         targets = pages + documents  # write order: article pages come first

@@ -188,18 +188,16 @@ class StoredCatalog:
             marks = ",".join("?" * len(chunk))
             yield from self._db.execute(f"SELECT id, digest FROM records WHERE id IN ({marks}) AND NOT withdrawn", chunk)  # noqa: S608
 
-    def changed_since(self, lines: int) -> list[str]:
-        """The ids whose record a line after line `lines` wrote, withdrew
-        or folded into another: every article whose page may differ."""
-        query = "SELECT id FROM records WHERE number > ? UNION SELECT id FROM gone WHERE number > ?"
-        return [article for (article,) in self._db.execute(query, (lines, lines))]
-
-    def earliest_change(self, lines: int) -> int | None:
-        """The lowest seq of an article written, withdrawn or folded after
-        line `lines` (None: none was). Every feed's articles before it are
-        the same, in the same places, as they were at line `lines`."""
-        query = "SELECT min(seq) FROM (SELECT seq FROM records WHERE number > ? UNION ALL SELECT seq FROM gone WHERE number > ?)"
-        return self._db.execute(query, (lines, lines)).fetchone()[0]
+    def changed_since(self, lines: int) -> dict[str, int]:
+        """The articles whose record a line after line `lines` wrote,
+        withdrew or folded into another, each with its seq: every article
+        whose page may differ. Every feed's articles before the lowest of
+        those seqs are the same, in the same places, as at line `lines`."""
+        query = "SELECT id, seq FROM records WHERE number > ? UNION ALL SELECT id, seq FROM gone WHERE number > ?"
+        changed: dict[str, int] = {}
+        for article, seq in self._db.execute(query, (lines, lines)):  # an id folded, then recorded anew: both seqs count
+            changed[article] = min(seq, changed.get(article, seq))
+        return changed
 
     def after_fork(self) -> None:
         """In a process forked from the one that opened this catalog: a
