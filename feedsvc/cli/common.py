@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
-import uuid
 from typing import Callable, Mapping
 
 import click

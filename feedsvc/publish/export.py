@@ -8,8 +8,8 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field
-from typing import Iterable
 from pathlib import Path
+from typing import Iterable
 
 from filelock import FileLock
 

@@ -199,12 +199,10 @@ class Books:
         db.execute("BEGIN IMMEDIATE")
         try:
             if whole:
-                db.execute("DELETE FROM files")
-                db.execute("DELETE FROM published")
+                for table in ("files", "archives", "published"):
+                    db.execute(f"DELETE FROM {table}")  # noqa: S608 - names from this line
             db.executemany("DELETE FROM files WHERE file = ?", ((file,) for file in removed))
             db.executemany("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?)", ((file, *entry, int(page)) for file, (entry, page) in files.items()))
-            if whole:
-                db.execute("DELETE FROM archives")
             db.executemany("DELETE FROM archives WHERE feed = ? AND number = ?", archives_gone)
             db.executemany("INSERT OR REPLACE INTO archives VALUES (?, ?, ?, ?, ?)", ((*key, *block) for key, block in sorted(archives.items())))
             db.executemany("DELETE FROM published WHERE id = ?", ((article,) for article in unlisted))

@@ -113,7 +113,6 @@ class Fingerprints:
             page = digest(base, "page", str(key), name, str(site.count(key)), subscription)
             yield _target(urls.html_path(key), page)
 
-
     def _archive_members(self, key: FeedKey, feed) -> list["Block"]:
         """Each archive's span of ranks and a digest of its members. An
         archive that spans the same ranks as at the last build, all before

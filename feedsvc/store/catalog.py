@@ -26,6 +26,7 @@ import functools
 import sqlite3
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
 
 import orjson
 
@@ -37,20 +38,17 @@ from feedsvc.core.text import site_namespace
 from feedsvc.core.topics import matches, rules_digest
 from feedsvc.store import lines as codec
 from feedsvc.store.cache import cache_path, connect
-from feedsvc.store.history import History
+from feedsvc.store.history import History, Seal
 
 
 def open_catalog(config: Config) -> "StoredCatalog | None":
     """The catalog of the site's store as it stands, or None when there is
     no cache file to ask (an unsealed version-1 ledger, or a cache that
     could only live in memory): the site is then held in memory."""
-    history = History(config.ledger_path)
-    if history.seal() is None:
+    found = _cache_file(config)
+    if found is None:
         return None
-    path = cache_path(config.cache_folder, history)
-    if not path.exists():
-        return None
-    db = connect(str(path))
+    db = connect(str(found[1]))
     try:
         _pin(db, config.topics)
         return StoredCatalog(db, config)
@@ -63,11 +61,10 @@ def newest_lines(config: Config) -> Iterator[dict] | None:
     """Every published article's record line, newest first, as the cache
     file holds it; None when there is no cache file up to the sealed
     history to read (then ask the ledger's records)."""
-    history = History(config.ledger_path)
-    seal = history.seal()
-    path = cache_path(config.cache_folder, history)
-    if seal is None or not path.exists():
+    found = _cache_file(config)
+    if found is None:
         return None
+    seal, path = found
     db = connect(str(path))
     db.execute("BEGIN")
     row = db.execute("SELECT value FROM meta WHERE name = 'lines'").fetchone()
@@ -76,6 +73,14 @@ def newest_lines(config: Config) -> Iterator[dict] | None:
         return None
     rows = db.execute("SELECT line FROM records WHERE NOT withdrawn ORDER BY published DESC, seq DESC")
     return (orjson.loads(line) for (line,) in rows)
+
+
+def _cache_file(config: Config) -> tuple[Seal, Path] | None:
+    """The sealed history's seal and its cache file, when both exist."""
+    history = History(config.ledger_path)
+    seal = history.seal()
+    path = cache_path(config.cache_folder, history)
+    return (seal, path) if seal is not None and path.exists() else None
 
 
 def _pin(db: sqlite3.Connection, topics: tuple[TopicRule, ...]) -> None:
