@@ -35,7 +35,7 @@ def pages_digest(config: Config, stamps: Stamps) -> str:
     digest = hashlib.sha256()
     for page in list_pages(config.seeds):
         try:
-            sha = stamps.digest(page.path)
+            sha = stamps.digest(page.path, stat=page.stat)
         except OSError as error:
             sha = f"unreadable: {error.strerror}"
         digest.update(f"{page.path.name}\0{sha}\n".encode("utf-8", "surrogateescape"))  # names need not be UTF-8

@@ -139,7 +139,7 @@ def _recorded(file: PageFile, known: Mapping[tuple[str, str], object], stamps: S
     """Whether the ledger holds this page file, as far as its remembered
     digest says without reading it."""
     try:
-        sha = stamps.remembered(file.path)
+        sha = stamps.remembered(file.path, file.stat)
     except OSError:
         return False
     return sha is not None and (file.path.name, sha) in known

@@ -6,7 +6,9 @@ text page is."""
 from __future__ import annotations
 
 import codecs
+import contextlib
 import hashlib
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,8 +32,11 @@ class PageFile:
     """A candidate page on disk, before it is read."""
 
     path: Path
-    size: int
-    mtime_ns: int
+    stat: os.stat_result  # as listed: a page's stamp (store.stamps) is checked against it
+
+    @property
+    def size(self) -> int:
+        return self.stat.st_size
 
 
 def list_pages(seeds: Path) -> list[PageFile]:
@@ -41,24 +46,20 @@ def list_pages(seeds: Path) -> list[PageFile]:
         raise SeedsError(f"seeds folder {seeds} does not exist or is not a folder; pass --seeds DIR")
     found = []
     try:
-        entries = list(seeds.iterdir())
+        with os.scandir(seeds) as entries:
+            # One stat per page: a large seeds folder is listed by every run.
+            for entry in entries:
+                if is_page_name(entry.name) and entry.is_file():
+                    with contextlib.suppress(OSError):  # gone since the listing
+                        found.append(PageFile(seeds / entry.name, entry.stat()))
     except OSError as error:
         raise SeedsError(f"cannot list the seeds folder {seeds}: {error.strerror}") from None
-    for path in entries:
-        if not is_page_name(path.name):
-            continue
-        try:
-            stat = path.stat()
-        except OSError:
-            continue
-        if path.is_file():
-            found.append(PageFile(path, stat.st_size, stat.st_mtime_ns))
     return sorted(found, key=lambda page: page.path.name)
 
 
 def is_page_name(name: str) -> bool:
     """Whether a file of this name in the seeds folder is a page."""
-    return Path(name).suffix in PAGE_SUFFIXES and not name.startswith(".")
+    return os.path.splitext(name)[1] in PAGE_SUFFIXES and not name.startswith(".")
 
 
 def page_number(name: str) -> int:

@@ -42,11 +42,12 @@ class Stamps:
             self._entries = {key: value for key, value in entries.items() if isinstance(value, list) and len(value) == 5}
             self._trusted_before = recorded - _RACY_NS
 
-    def remembered(self, path: Path) -> str | None:
-        """The recorded SHA-256 of the file at `path` when its stat says it
-        is unchanged, without reading it; None when it must be read."""
+    def remembered(self, path: Path, stat: os.stat_result | None = None) -> str | None:
+        """The recorded SHA-256 of the file at `path` when its stat (`stat`,
+        when the caller just took it) says it is unchanged, without reading
+        it; None when it must be read."""
         key = os.path.abspath(path)
-        stat = os.stat(path)
+        stat = stat or os.stat(path)
         entry = self._entries.get(key)
         identity = [stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns]
         if entry is None or entry[:4] != identity or stat.st_ctime_ns >= self._trusted_before:
@@ -54,11 +55,12 @@ class Stamps:
         self._used[key] = entry
         return entry[4]
 
-    def digest(self, path: Path, data: bytes | None = None) -> str:
+    def digest(self, path: Path, data: bytes | None = None, stat: os.stat_result | None = None) -> str:
         """The SHA-256 of the file at `path`; `data`, when given, is its
-        content, read by the caller while nothing could change it. Two
-        threads may ask at once: each call sets only its own file's entry."""
-        remembered = self.remembered(path)
+        content, read by the caller while nothing could change it, and
+        `stat` as for `remembered`. Two threads may ask at once: each call
+        sets only its own file's entry."""
+        remembered = self.remembered(path, stat)
         if remembered is not None:
             return remembered
         key = os.path.abspath(path)
