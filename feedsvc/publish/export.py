@@ -27,6 +27,7 @@ from feedsvc.publish.manifest import (
     Books,
     Entry,
     Manifest,
+    Row,
     entry_files_in_place,
     finished_build,
     is_own_name,
@@ -131,11 +132,12 @@ def _export(
         since = _resume_from(books.header, renderer, site.catalog.position, pending)
         # Only the articles written since the last build can have new pages.
         changed = site.catalog.changed_since(since) if since is not None else None
-        earlier = Earlier(books.archives(), min(changed.values(), default=None)) if changed is not None else None
+        earlier = Earlier(books.archives(), min(changed.values(), default=None), books.contexts()) if changed is not None else None
         fingerprints = site.fingerprints(earlier)
         orders = {target: write_order(target.path) for target in fingerprints.documents()}
         documents = sorted(orders, key=orders.__getitem__)
-        recorded = books.documents()
+        # Archives the fingerprints left out are the last build's, as are their rows.
+        recorded = books.documents(fingerprints.kept)
         if changed is not None and not _documents_in_place(documents, recorded, tree):
             changed = None  # files went missing behind the manifest's back: look at every one
         # The Site's fingerprints cover the renderers' code and the settings,
@@ -179,7 +181,7 @@ def _export(
             header = Manifest(renderer, inputs, dict(summary, files=total), entry_sizes, site.catalog.position)
             # Rows the manifest already holds as they are are not written again.
             page_files = {target.file for target in pages}
-            files = {t.file: (entries[t.file], t.file in page_files) for t in targets if changed is None or known.get(t.file) != entries[t.file]}
+            files = {t.file: Row(entries[t.file], t.file in page_files, t.archive) for t in targets if changed is None or known.get(t.file) != entries[t.file]}
             before = earlier.blocks if earlier is not None and changed is not None else {}
             blocks = {key: block for key, block in fingerprints.blocks.items() if before.get(key) != block}
             blocks_gone = sorted(before.keys() - fingerprints.blocks.keys())
@@ -189,7 +191,7 @@ def _export(
             else:
                 listed = [Listed.of(article).row() for article in filter(None, map(site.catalog.article, changed))]
                 unlisted = sorted(set(changed) - {row[0] for row in listed})
-            books.save(header, files, stale, blocks, blocks_gone, listed, unlisted, whole=changed is None)
+            books.save(header, files, stale, blocks, blocks_gone, fingerprints.contexts, listed, unlisted, whole=changed is None)
             folder.remove(PENDING_NAME)
             folder.sync()
     return outcome

@@ -11,7 +11,7 @@ from feedsvc.config import Config, published_settings
 from feedsvc.store.stamps import Stamps
 from feedsvc.store.seeds import list_pages
 
-MANIFEST_VERSION = 2
+MANIFEST_VERSION = 3
 
 
 def renderer_digest(config: Config) -> str:

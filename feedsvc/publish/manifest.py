@@ -64,6 +64,14 @@ class Entry(NamedTuple):
     sha256: str
 
 
+class Row(NamedTuple):
+    """One file a build wrote or checked, as it saves it."""
+
+    entry: Entry
+    page: bool  # an article page
+    archive: tuple[str, int] | None  # (feed, number) of an archive document
+
+
 @dataclass(frozen=True)
 class Manifest:
     """The header of the manifest: what the last build ran and published."""
@@ -80,10 +88,13 @@ class Manifest:
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS header (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS files (
-    file TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, size INTEGER NOT NULL, sha256 TEXT NOT NULL, page INTEGER NOT NULL);
+    file TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, size INTEGER NOT NULL, sha256 TEXT NOT NULL, page INTEGER NOT NULL,
+    feed TEXT, number INTEGER);
+CREATE INDEX IF NOT EXISTS files_documents ON files (feed, number) WHERE NOT page;
 CREATE TABLE IF NOT EXISTS archives (
     feed TEXT NOT NULL, number INTEGER NOT NULL, start INTEGER NOT NULL, stop INTEGER NOT NULL, members TEXT NOT NULL,
     PRIMARY KEY (feed, number));
+CREATE TABLE IF NOT EXISTS feeds (feed TEXT PRIMARY KEY, context TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS published (
     id TEXT PRIMARY KEY, published TEXT NOT NULL, category TEXT NOT NULL, title TEXT NOT NULL, digest TEXT NOT NULL);
 """
@@ -148,9 +159,15 @@ class Books:
     def every_file(self) -> dict[str, Entry]:
         return self._rows()
 
-    def documents(self) -> dict[str, Entry]:
-        """Every file but the article pages."""
-        return self._rows("WHERE NOT page")
+    def documents(self, kept: dict[str, int]) -> dict[str, Entry]:
+        """Every file but the article pages and, for each feed, the archives
+        up to number `kept[feed]`."""
+        if self._db is None:
+            return {}
+        found = self._rows("WHERE NOT page AND feed IS NULL")
+        for (feed,) in self._db.execute("SELECT DISTINCT feed FROM files WHERE NOT page AND feed IS NOT NULL").fetchall():
+            found.update(self._rows("WHERE NOT page AND feed = ? AND number > ?", (feed, kept.get(feed, 0))))
+        return found
 
     def entries(self, files: Iterable[str]) -> dict[str, Entry]:
         """The rows of those of `files` the manifest lists."""
@@ -171,6 +188,10 @@ class Books:
         rows = self._db.execute("SELECT feed, number, start, stop, members FROM archives")
         return {(feed, number): (start, stop, members) for feed, number, start, stop, members in rows}
 
+    def contexts(self) -> dict[str, str]:
+        """What the last build knew of each feed's archives besides their members (Earlier)."""
+        return dict(self._db.execute("SELECT feed, context FROM feeds").fetchall()) if self._db else {}
+
     def published(self) -> list[tuple] | None:
         """What the last build published: (id, published, category, title, digest) rows."""
         if self._db is None or self.header is None:
@@ -180,20 +201,21 @@ class Books:
     def save(
         self,
         header: Manifest,
-        files: dict[str, tuple[Entry, bool]],
+        files: dict[str, Row],
         removed: Iterable[str],
         archives: dict[tuple[str, int], tuple[int, int, str]],
         archives_gone: Iterable[tuple[str, int]],
+        contexts: dict[str, str],
         listed: Iterable[tuple],
         unlisted: Iterable[str],
         whole: bool,
     ) -> None:
         """Record one build in one transaction: its header, the files it
-        wrote or checked (file -> (entry, is an article page)), the files it
-        removed, the archives whose members it digested and those that are
-        no more, and the articles it published (rows) or no longer does
-        (ids). With `whole`, the files, archives and articles given are all
-        there are: every other row goes."""
+        wrote or checked, the files it removed, the archives whose members
+        it digested and those that are no more, every feed's context, and
+        the articles it published (rows) or no longer does (ids). With
+        `whole`, the files, archives and articles given are all there are:
+        every other row goes."""
         assert self._db is not None
         db = self._db
         db.execute("BEGIN IMMEDIATE")
@@ -201,10 +223,15 @@ class Books:
             if whole:
                 for table in ("files", "archives", "published"):
                     db.execute(f"DELETE FROM {table}")  # noqa: S608 - names from this line
+            db.execute("DELETE FROM feeds")
             db.executemany("DELETE FROM files WHERE file = ?", ((file,) for file in removed))
-            db.executemany("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?)", ((file, *entry, int(page)) for file, (entry, page) in files.items()))
+            db.executemany(
+                "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?)",
+                ((file, *row.entry, int(row.page), *(row.archive or (None, None))) for file, row in files.items()),
+            )
             db.executemany("DELETE FROM archives WHERE feed = ? AND number = ?", archives_gone)
             db.executemany("INSERT OR REPLACE INTO archives VALUES (?, ?, ?, ?, ?)", ((*key, *block) for key, block in sorted(archives.items())))
+            db.executemany("INSERT INTO feeds VALUES (?, ?)", sorted(contexts.items()))
             db.executemany("DELETE FROM published WHERE id = ?", ((article,) for article in unlisted))
             db.executemany("INSERT OR REPLACE INTO published VALUES (?, ?, ?, ?, ?)", listed)
             db.execute("INSERT OR REPLACE INTO header VALUES ('header', ?)", (_header_json(header),))

@@ -27,6 +27,7 @@ class Target:
     path: str
     file: str
     fingerprint: str
+    archive: tuple[str, int] | None = None  # (feed, number) of an archive document
 
 
 @functools.cache
@@ -62,9 +63,14 @@ class Fingerprints:
         self.base = config_digest(site.config)
         self.earlier = earlier
         # (feed, archive number) -> (first rank, rank after the last, a
-        # digest of the archive's members), for the next build to start
+        # digest of the archive's members), and feed -> a digest of what
+        # else reaches its archives' bytes: for the next build to start
         # from (see Earlier).
         self.blocks: dict[tuple[str, int], Block] = {}
+        self.contexts: dict[str, str] = {}
+        # feed -> how many of its oldest archives `documents` left out:
+        # their bytes are the last build's (see Earlier).
+        self.kept: dict[str, int] = {}
 
     def targets(self) -> Iterator[Target]:
         yield from self.documents()
@@ -102,19 +108,37 @@ class Fingerprints:
             links += "/" + site.updated.isoformat()  # an empty feed takes the site's time
         for fmt in urls.FORMATS:
             yield _target(urls.feed_path(key, fmt), digest(base, fmt, str(key), subscription, tombstones, links))
-        for number, block in enumerate(self._archive_members(key, feed), 1):
-            self.blocks[(str(key), number)] = block
+        feed_name = str(key)
+        context = self.contexts[feed_name] = digest(base, feed_name, name, str(departed))
+        blocks, reused = self._archive_members(key, feed)
+        kept = self.kept[feed_name] = self._kept(feed_name, context, reused, len(blocks))
+        for number, block in enumerate(blocks, 1):
+            self.blocks[(feed_name, number)] = block
+            if number <= kept:
+                continue
             members = block[2]
             has_next = number < len(feed.archives)
             for fmt in urls.ARCHIVE_FORMATS:
-                fingerprint = digest(base, fmt, str(key), name, str(number), str(has_next), members, str(departed))
-                yield _target(urls.archive_path(key, number, fmt), fingerprint)
+                fingerprint = digest(base, fmt, feed_name, name, str(number), str(has_next), members, str(departed))
+                yield _target(urls.archive_path(key, number, fmt), fingerprint, (feed_name, number))
         if key is not None:
             page = digest(base, "page", str(key), name, str(site.count(key)), subscription)
             yield _target(urls.html_path(key), page)
 
-    def _archive_members(self, key: FeedKey, feed) -> list["Block"]:
-        """Each archive's span of ranks and a digest of its members. An
+    def _kept(self, feed: str, context: str, reused: int, archives: int) -> int:
+        """How many of the feed's oldest archives are byte for byte the last
+        build's: their members are (`reused`, see _archive_members), and so
+        is every other part of their fingerprint: the feed's context, their
+        number, and a next archive after each, then and now."""
+        earlier = self.earlier
+        if earlier is None or earlier.contexts.get(feed) != context:
+            return 0
+        kept = reused if (feed, reused + 1) in earlier.blocks else reused - 1
+        return max(0, min(kept, archives - 1))
+
+    def _archive_members(self, key: FeedKey, feed) -> tuple[list["Block"], int]:
+        """Each archive's span of ranks and a digest of its members, and
+        how many of them, from the oldest, are the last build's. An
         archive that spans the same ranks as at the last build, all before
         the earliest change since, keeps the last build's digest; the others
         are digested from one read of the feed's digests from the first of
@@ -132,22 +156,27 @@ class Fingerprints:
                 if stop > same or block is None or block[:2] != (start, stop):
                     break
                 blocks.append(block)
-        if len(blocks) < len(spans):
-            first = spans[len(blocks)][0]
+        reused = len(blocks)
+        if reused < len(spans):
+            first = spans[reused][0]
             digests = recorded.digests(first)
-            blocks += [(start, stop, digest(*digests[start - first : stop - first])) for start, stop in spans[len(blocks) :]]
-        return blocks
+            blocks += [(start, stop, digest(*digests[start - first : stop - first])) for start, stop in spans[reused:]]
+        return blocks, reused
 
 
 @dataclass(frozen=True)
 class Earlier:
     """What the last build into the same folder knew of the archives: each
-    one's members digest, and the lowest seq written since (None: no
-    article was). Within one generation of the store an archive whose
-    articles all come before that seq holds the same articles, unchanged."""
+    one's members digest, each feed's context, and the lowest seq written
+    since (None: no article was). Within one generation of the store an
+    archive whose articles all come before that seq holds the same
+    articles, unchanged; when its feed's context is unchanged too and it
+    was and is followed by another archive, so are its bytes, and the
+    build need not even list it."""
 
     blocks: dict[tuple[str, int], "Block"]
     since: int | None
+    contexts: dict[str, str]
 
 
 # An archive's first rank, the rank after its last, and a digest of its members.
@@ -158,5 +187,5 @@ def _members(articles: list[Article]) -> str:
     return digest(*map(article_digest, articles))
 
 
-def _target(path: str, fingerprint: str) -> Target:
-    return Target(path, urls.file_for(path), fingerprint)
+def _target(path: str, fingerprint: str, archive: tuple[str, int] | None = None) -> Target:
+    return Target(path, urls.file_for(path), fingerprint, archive)
