@@ -9,7 +9,7 @@ from pathlib import Path
 
 from feedsvc.config import Config, published_settings
 from feedsvc.store.stamps import Stamps
-from feedsvc.store.seeds import list_pages
+from feedsvc.store.seeds import PageFile
 
 MANIFEST_VERSION = 3
 
@@ -28,12 +28,12 @@ def renderer_digest(config: Config) -> str:
     return digest.hexdigest()
 
 
-def pages_digest(config: Config, stamps: Stamps) -> str:
-    """The names and bytes of every page file. Reading each page once is
+def pages_digest(files: list[PageFile], stamps: Stamps) -> str:
+    """The names and bytes of the page files. Reading each page once is
     all an up-to-date build costs, and pages whose stat is as recorded are
     not even read."""
     digest = hashlib.sha256()
-    for page in list_pages(config.seeds):
+    for page in files:
         try:
             sha = stamps.digest(page.path, stat=page.stat)
         except OSError as error:

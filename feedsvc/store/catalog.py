@@ -288,19 +288,31 @@ class StoredFeed(Sequence[Article]):
         elif stop in self._ends:
             rows = self._select(f"r.line, {seq}", f"AND {seq} < ? ORDER BY {seq} DESC LIMIT ?", self._ends[stop], stop - start)[::-1]
         else:
-            rows = self._select(f"r.line, {seq}", f"ORDER BY {seq} LIMIT ? OFFSET ?", stop - start, start)
+            rows = self._ranked(f"r.line, {seq}", start, stop)
         if rows:
             self._ends = {start: rows[0][1], start + len(rows) - 1: rows[-1][1]}  # rank -> seq
         return [(line,) for line, _ in rows]
 
+    def _ranked(self, what: str, start: int, stop: int) -> list[tuple]:
+        """Rows of the articles ranked `start` to `stop`, in `seq` order,
+        counted from whichever end of the feed is nearer: an OFFSET costs
+        SQLite as many rows as it skips, and builds mostly read the newest."""
+        seq = f"{self._prefix}seq"
+        stop = min(stop, len(self))
+        if stop <= start:
+            return []
+        if start <= len(self) - stop:
+            return self._select(what, f"ORDER BY {seq} LIMIT ? OFFSET ?", stop - start, start)
+        return self._select(what, f"ORDER BY {seq} DESC LIMIT ? OFFSET ?", stop - start, len(self) - stop)[::-1]
+
     def digests(self, start: int = 0) -> list[str]:
         """The digest of each article's line, in `seq` order, from rank `start` on."""
-        rows = self._select("r.digest", f"ORDER BY {self._prefix}seq LIMIT -1 OFFSET ?", start)
-        return [digest for (digest,) in rows]
+        return [digest for (digest,) in self._ranked("r.digest", start, len(self))]
 
     def rank(self, seq: int) -> int:
-        """How many of the feed's articles come before `seq`."""
-        return self._select("count(*)", f"AND {self._prefix}seq < ?", seq)[0][0]
+        """How many of the feed's articles come before `seq` (counted from
+        the newest end: `seq` is mostly a recent one)."""
+        return len(self) - self._select("count(*)", f"AND {self._prefix}seq >= ?", seq)[0][0]
 
     def newest_change(self) -> dt.datetime | None:
         newest = self._select(f"max({self._prefix}changed)")[0][0]
@@ -311,7 +323,7 @@ class StoredFeed(Sequence[Article]):
         whose change is at or after `since`."""
         if end <= 0:
             return []
-        bound = self._select(f"{self._prefix}seq", f"ORDER BY {self._prefix}seq LIMIT 1 OFFSET ?", end)
+        bound = self._ranked(f"{self._prefix}seq", end, end + 1)
         tail = f"AND {self._prefix}edited AND {self._prefix}changed >= ?"
         parameters: tuple = (codec.stamp(since),)
         if bound:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 from dataclasses import dataclass, field, replace
-from typing import Callable, Mapping
+from typing import Callable, Iterable
 
 from feedsvc.config import CONFIG_NAME, Config
 from feedsvc.errors import ConfigError
@@ -72,6 +72,7 @@ def ingest(
     reprocess: bool = False,
     change: Change | None = None,
     judge: Judge | None = None,
+    files: list[PageFile] | None = None,
 ) -> Ingest:
     """Read every page and merge it into the ledger, in one transaction.
 
@@ -81,9 +82,11 @@ def ingest(
     is then merged again (after a split, so the pages are sorted out anew).
     `judge` sees the result before anything is saved and may refuse it by
     raising. With `write` false nothing is written: the result is what a
-    run would do.
+    run would do. `files`: the seeds folder's pages, when the caller has
+    just listed them.
     """
-    files = list_pages(config.seeds)
+    if files is None:
+        files = list_pages(config.seeds)
     path = config.ledger_path
     if not write:
         opened = ledger_file.read(path, config.cache_folder)
@@ -112,12 +115,13 @@ _KNOWN = Page("", 0, "", "")
 
 
 def _read(
-    files: list[PageFile], max_bytes: int, known: Mapping[tuple[str, str], object], stamps: Stamps = Stamps(None)
+    files: list[PageFile], max_bytes: int, recorded: Iterable[tuple[str, str]], stamps: Stamps = Stamps(None)
 ) -> tuple[list[Page], list[Problem]]:
     """Every usable page. Pages the ledger already knows (same name, same
     bytes) were merged in an earlier run and cannot change anything: they
     stand in the list as _KNOWN, and are neither decoded nor, when `stamps`
     remembers their digest, even read."""
+    known = set(recorded)  # the ledger's pages, read once rather than asked once per file
     pages, problems = [], []
     for file in files:
         if known and _recorded(file, known, stamps):
@@ -135,7 +139,7 @@ def _read(
     return pages, problems
 
 
-def _recorded(file: PageFile, known: Mapping[tuple[str, str], object], stamps: Stamps) -> bool:
+def _recorded(file: PageFile, known: set[tuple[str, str]], stamps: Stamps) -> bool:
     """Whether the ledger holds this page file, as far as its remembered
     digest says without reading it."""
     try:
