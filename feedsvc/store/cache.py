@@ -27,10 +27,11 @@ import orjson
 from feedsvc.core.models import Ledger, Record
 from feedsvc.core.publish import is_edited, recorded_change
 from feedsvc.core.tables import PageKey, Pages, Records
+from feedsvc.core.text import article_iri, site_namespace
 from feedsvc.store import lines as codec
 from feedsvc.store.history import History, Seal
 
-FORMAT = "4"
+FORMAT = "5"
 # Beside each record's line, what the server's queries select and sort by
 # (store.catalog): `number`, the history line that last wrote it;
 # `changed`, its publish.recorded_change; `edited`, `withdrawn` and
@@ -39,7 +40,9 @@ FORMAT = "4"
 # record's line decides its article: a category's slug never changes once
 # recorded). `gone` keeps the ids a later line folded into another record,
 # with their seq and that line's number, so that what changed after a line
-# can be asked.
+# can be asked. `iri` is the article's IRI under the site_key of the
+# `site` meta row (NULL while the history names none), minted once when the
+# record is stored rather than hashed again by every listing.
 # The `generation` meta row changes whenever the tables are filled anew
 # from the first line: within one generation, numbers only grow.
 SCHEMA = """
@@ -47,11 +50,11 @@ CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS records (
     id TEXT PRIMARY KEY, seq INTEGER NOT NULL, published TEXT NOT NULL, category TEXT NOT NULL, line TEXT NOT NULL,
     number INTEGER NOT NULL, changed TEXT NOT NULL, edited INTEGER NOT NULL, withdrawn INTEGER NOT NULL, moved INTEGER NOT NULL,
-    digest TEXT NOT NULL);
+    digest TEXT NOT NULL, iri TEXT);
 CREATE TABLE IF NOT EXISTS gone (id TEXT PRIMARY KEY, seq INTEGER NOT NULL, number INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS gone_number ON gone (number);
 CREATE INDEX IF NOT EXISTS records_seq ON records (seq);
-CREATE INDEX IF NOT EXISTS records_published ON records (published);
+CREATE INDEX IF NOT EXISTS records_published ON records (published, seq);
 CREATE INDEX IF NOT EXISTS records_number ON records (number);
 CREATE INDEX IF NOT EXISTS records_live ON records (seq) WHERE NOT withdrawn;
 CREATE INDEX IF NOT EXISTS records_live_changed ON records (changed) WHERE NOT withdrawn;
@@ -177,7 +180,8 @@ class Cache:
     def _empty_tables(self) -> None:
         for table in TABLES[1:]:
             self.db.execute(f"DELETE FROM {table}")  # noqa: S608 - names from TABLES
-        self.db.execute("DELETE FROM meta WHERE name = 'topics'")  # what store.catalog derived from them
+        # The site the old lines named, and what store.catalog derived from them.
+        self.db.execute("DELETE FROM meta WHERE name IN ('site', 'topics')")
         _new_generation(self.db)
 
     def _apply(self, numbered: Iterable[tuple[int, bytes]]) -> None:
@@ -187,11 +191,13 @@ class Cache:
     def _store(self, numbered: Iterable[tuple[int, codec.Entry]]) -> None:
         source = str(self.history.first)
         categories = {name for (name,) in self.db.execute("SELECT name FROM categories")}
+        namespace = _namespace(self._site_key())
         for number, (kind, value, raw) in numbered:
             if kind == "article":
                 record = value
                 codec.check_category(record, categories, source, number)
-                self.db.execute("INSERT OR REPLACE INTO records VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", _row(number, record, raw))
+                row = _row(number, record, raw, namespace)
+                self.db.execute("INSERT OR REPLACE INTO records VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
             elif kind == "page":
                 (name, sha), seen = value
                 self.db.execute("INSERT OR REPLACE INTO pages VALUES (?, ?, ?)", (name, sha, codec.stamp(seen)))
@@ -206,7 +212,21 @@ class Cache:
                 self.db.execute("INSERT OR REPLACE INTO gone SELECT id, seq, ? FROM records WHERE id = ?", (number, value))
                 self.db.execute("DELETE FROM records WHERE id = ?", (value,))
             elif kind == "site":
+                if value[0] != self._site_key():
+                    namespace = _namespace(value[0])
+                    self._mint_iris(namespace)
                 self.db.execute("INSERT OR REPLACE INTO meta VALUES ('site', ?)", (orjson.dumps(value).decode(),))
+
+    def _site_key(self) -> str | None:
+        """The site_key the history records, which minted its ids."""
+        return orjson.loads(self._meta("site") or "[null]")[0]
+
+    def _mint_iris(self, namespace: uuid.UUID | None) -> None:
+        """Every stored record's IRI again, under a site_key the history
+        names only now: a history written before it recorded its key, or
+        one whose key changed while it held no records."""
+        ids = [article for (article,) in self.db.execute("SELECT id FROM records").fetchall()]
+        self.db.executemany("UPDATE records SET iri = ? WHERE id = ?", ((_iri(namespace, article), article) for article in ids))
 
     # The ledger, answered from the tables
 
@@ -233,7 +253,15 @@ class Cache:
         )
 
 
-def _row(number: int, record: Record, raw: bytes) -> tuple:
+def _namespace(site_key: str | None) -> uuid.UUID | None:
+    return site_namespace(site_key) if site_key is not None else None
+
+
+def _iri(namespace: uuid.UUID | None, article: str) -> str | None:
+    return article_iri(namespace, article) if namespace is not None else None
+
+
+def _row(number: int, record: Record, raw: bytes, namespace: uuid.UUID | None) -> tuple:
     return (
         record.id,
         record.seq,
@@ -246,6 +274,7 @@ def _row(number: int, record: Record, raw: bytes) -> tuple:
         int(record.withdrawn is not None),
         int(bool(record.departures or record.arrivals)),
         hashlib.sha1(raw).hexdigest()[:20],
+        _iri(namespace, record.id),
     )
 
 
@@ -338,8 +367,8 @@ class StoredRecords(Records):
         return iter(self._all) if self._all is not None else self._stream("ORDER BY seq")
 
     def newest_first(self) -> Iterator[Record]:
-        # tables.recency, descending; the index on published leaves only
-        # articles of the same second to sort by seq.
+        # tables.recency, descending: read straight off the index on
+        # (published, seq), with nothing left to sort.
         return self._stream("ORDER BY published DESC, seq DESC")
 
     def _stream(self, order: str) -> Iterator[Record]:
