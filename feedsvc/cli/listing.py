@@ -106,13 +106,13 @@ def _print(rows: Iterable[dict], as_json: bool) -> None:
 
 def _json_list(rows: Iterable[dict]) -> Iterator[bytes]:
     """The bytes of orjson.dumps(list(rows), option=OPT_INDENT_2) and a
-    newline, one row at a time: each row is indented one level further,
-    which is safe because JSON text holds no raw newline inside a string."""
+    newline, one row at a time: each row, dumped as a list of one, comes
+    indented as an item of the list, and only its brackets are cut."""
     after = b"[]\n"
-    before = b"[\n  "
+    before = b"[\n"
     for row in rows:
-        yield before + orjson.dumps(row, option=orjson.OPT_INDENT_2).replace(b"\n", b"\n  ")
-        before, after = b",\n  ", b"\n]\n"
+        yield before + orjson.dumps([row], option=orjson.OPT_INDENT_2)[2:-2]
+        before, after = b",\n", b"\n]\n"
     yield after
 
 
