@@ -14,6 +14,7 @@ import shutil
 import sqlite3
 from pathlib import Path
 
+import feedparser
 import pytest
 from click.testing import CliRunner, Result
 
@@ -172,6 +173,25 @@ def test_the_cache_is_rebuilt_from_the_history(recorded: Path, harm: str) -> Non
     again = feedsvc("articles", "--json", "--seeds", str(recorded), epoch=NOW_EPOCH + 48 * HOUR)
     assert again.exit_code == 0 and again.stderr == ""
     assert json.loads(again.stdout) == expected
+
+
+@pytest.mark.parametrize("run", ["read-only", "writing", "writing, then with the cache deleted"])
+def test_a_history_without_its_site_line_lists_the_ids_its_feeds_publish(recorded: Path, tmp_path: Path, run: str) -> None:
+    out = tmp_path / "out"
+    ok(feedsvc("build", "--seeds", str(recorded), "--out", str(out), epoch=NOW_EPOCH + 24 * HOUR))
+    published = {entry.id for entry in feedparser.parse((out / "feeds" / "all.atom").read_bytes()).entries}
+    expected = listing(recorded, NOW_EPOCH + 24 * HOUR)
+    ledger = recorded / "ledger.jsonl"
+    kept = [line for line in ledger.read_bytes().splitlines(keepends=True) if b'"kind":"site"' not in line]
+    ledger.write_bytes(b"".join(kept))  # as a history written before it named the site_key
+    ok(feedsvc("ledger", "reseal", "--seeds", str(recorded)))
+    read_only = {"FEEDSVC_READ_ONLY": "1"} if run == "read-only" else {}
+    found = json.loads(ok(feedsvc("articles", "--json", "--seeds", str(recorded), epoch=NOW_EPOCH + 48 * HOUR, **read_only)).stdout)
+    if run == "writing, then with the cache deleted":
+        drop_cache(recorded)
+        found = listing(recorded, NOW_EPOCH + 48 * HOUR)
+    assert found == expected
+    assert {article["iri"] for article in found} == published
 
 
 def test_the_cache_can_live_elsewhere(seeds: Path, tmp_path: Path) -> None:

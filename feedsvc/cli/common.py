@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping
@@ -19,7 +18,6 @@ from feedsvc.config import CONFIG_NAME, Config, load_config
 from feedsvc.errors import FeedsvcError, SeedsError
 from feedsvc.instance import InstanceConfig, load_instance, scan, site_config
 from feedsvc.store.ingest import Change, Ingest, ingest
-from feedsvc.core.text import article_iri
 from feedsvc.store import lines
 
 _GIVEN = (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
@@ -192,13 +190,13 @@ def run_ingest(config: Config, now: dt.datetime, write: bool = True, change: Cha
     return result
 
 
-def article_json(line: dict, namespace: uuid.UUID, categories: Mapping[str, str]) -> dict:
+def article_json(line: dict, iri: str, categories: Mapping[str, str]) -> dict:
     """One article's row in `feedsvc articles`, from its record's line
-    (store.lines.record_line): every listing, from the store or from a
-    run's records, goes through here."""
+    (store.lines.record_line) and its IRI: every listing, from the store
+    or from a run's records, goes through here."""
     return {
         "id": line["id"],
-        "iri": article_iri(namespace, line["id"]),
+        "iri": iri,
         "title": line["title"],
         "summary": line["summary"],
         "category": line["category"],

@@ -11,7 +11,7 @@ from typing import Iterable, Iterator
 import click
 import orjson
 
-from feedsvc.core.text import site_namespace
+from feedsvc.core.text import article_iri, site_namespace
 from feedsvc.store import ledger as ledger_file
 from feedsvc.store.catalog import newest_lines
 from feedsvc.store.lines import record_line
@@ -52,20 +52,22 @@ def _listed(config: Config, now: dt.datetime, include_withdrawn: bool) -> Iterat
 
 def _rows(result: Ingest, config: Config, include_withdrawn: bool) -> Iterator[dict]:
     namespace = site_namespace(config.site_key)
-    yield from (article_json(line, namespace, result.ledger.categories) for line in _newest_lines(result, config))
+    categories = result.ledger.categories
+    yield from (article_json(line, iri or article_iri(namespace, line["id"]), categories) for line, iri in _newest_lines(result, config))
     if include_withdrawn:
         yield from _marks(result, config)
 
 
-def _newest_lines(result: Ingest, config: Config) -> Iterable[dict]:
-    """The published articles' record lines, newest first: read from the
-    store's cache when the run left it holding what the run found (it wrote
-    its changes, or had none), else made from the run's records."""
+def _newest_lines(result: Ingest, config: Config) -> Iterable[tuple[dict, str | None]]:
+    """The published articles' record lines, newest first, each with its
+    IRI when the store has it: read from the store's cache when the run
+    left it holding what the run found (it wrote its changes, or had none),
+    else made from the run's records."""
     in_store = result.written or not (result.new or result.changed)
     lines = newest_lines(config) if in_store else None
     if lines is not None:
         return lines
-    return (record_line(record) for record in result.ledger.records.newest_first() if record.withdrawn is None)
+    return ((record_line(record), None) for record in result.ledger.records.newest_first() if record.withdrawn is None)
 
 
 def _every_site(source: Source, as_json: bool, include_withdrawn: bool) -> None:
@@ -104,13 +106,13 @@ def _print(rows: Iterable[dict], as_json: bool) -> None:
 
 def _json_list(rows: Iterable[dict]) -> Iterator[bytes]:
     """The bytes of orjson.dumps(list(rows), option=OPT_INDENT_2) and a
-    newline, one row at a time: each row is indented one level further,
-    which is safe because JSON text holds no raw newline inside a string."""
+    newline, one row at a time: each row, dumped as a list of one, comes
+    indented as an item of the list, and only its brackets are cut."""
     after = b"[]\n"
-    before = b"[\n  "
+    before = b"[\n"
     for row in rows:
-        yield before + orjson.dumps(row, option=orjson.OPT_INDENT_2).replace(b"\n", b"\n  ")
-        before, after = b",\n  ", b"\n]\n"
+        yield before + orjson.dumps([row], option=orjson.OPT_INDENT_2)[2:-2]
+        before, after = b",\n", b"\n]\n"
     yield after
 
 

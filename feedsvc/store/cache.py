@@ -15,22 +15,23 @@ while a writer commits, each seeing one consistent state.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
+import functools
 import hashlib
 import sqlite3
 import uuid
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import orjson
 
 from feedsvc.core.models import Ledger, Record
 from feedsvc.core.publish import is_edited, recorded_change
-from feedsvc.core.tables import PageKey, Pages, Records
+from feedsvc.core.text import article_iri, site_namespace
 from feedsvc.store import lines as codec
 from feedsvc.store.history import History, Seal
+from feedsvc.store.stored import StoredPages, StoredRecords
 
-FORMAT = "4"
+FORMAT = "5"
 # Beside each record's line, what the server's queries select and sort by
 # (store.catalog): `number`, the history line that last wrote it;
 # `changed`, its publish.recorded_change; `edited`, `withdrawn` and
@@ -39,7 +40,9 @@ FORMAT = "4"
 # record's line decides its article: a category's slug never changes once
 # recorded). `gone` keeps the ids a later line folded into another record,
 # with their seq and that line's number, so that what changed after a line
-# can be asked.
+# can be asked. `iri` is the article's IRI under the site_key of the
+# `site` meta row (NULL while the history names none), minted once when the
+# record is stored rather than hashed again by every listing.
 # The `generation` meta row changes whenever the tables are filled anew
 # from the first line: within one generation, numbers only grow.
 SCHEMA = """
@@ -47,11 +50,11 @@ CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS records (
     id TEXT PRIMARY KEY, seq INTEGER NOT NULL, published TEXT NOT NULL, category TEXT NOT NULL, line TEXT NOT NULL,
     number INTEGER NOT NULL, changed TEXT NOT NULL, edited INTEGER NOT NULL, withdrawn INTEGER NOT NULL, moved INTEGER NOT NULL,
-    digest TEXT NOT NULL);
+    digest TEXT NOT NULL, iri TEXT);
 CREATE TABLE IF NOT EXISTS gone (id TEXT PRIMARY KEY, seq INTEGER NOT NULL, number INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS gone_number ON gone (number);
 CREATE INDEX IF NOT EXISTS records_seq ON records (seq);
-CREATE INDEX IF NOT EXISTS records_published ON records (published);
+CREATE INDEX IF NOT EXISTS records_published ON records (published, seq);
 CREATE INDEX IF NOT EXISTS records_number ON records (number);
 CREATE INDEX IF NOT EXISTS records_live ON records (seq) WHERE NOT withdrawn;
 CREATE INDEX IF NOT EXISTS records_live_changed ON records (changed) WHERE NOT withdrawn;
@@ -177,7 +180,8 @@ class Cache:
     def _empty_tables(self) -> None:
         for table in TABLES[1:]:
             self.db.execute(f"DELETE FROM {table}")  # noqa: S608 - names from TABLES
-        self.db.execute("DELETE FROM meta WHERE name = 'topics'")  # what store.catalog derived from them
+        # The site the old lines named, and what store.catalog derived from them.
+        self.db.execute("DELETE FROM meta WHERE name IN ('site', 'topics')")
         _new_generation(self.db)
 
     def _apply(self, numbered: Iterable[tuple[int, bytes]]) -> None:
@@ -187,11 +191,12 @@ class Cache:
     def _store(self, numbered: Iterable[tuple[int, codec.Entry]]) -> None:
         source = str(self.history.first)
         categories = {name for (name,) in self.db.execute("SELECT name FROM categories")}
+        mint = _minter(self._site_key())
         for number, (kind, value, raw) in numbered:
             if kind == "article":
                 record = value
                 codec.check_category(record, categories, source, number)
-                self.db.execute("INSERT OR REPLACE INTO records VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", _row(number, record, raw))
+                self.db.execute("INSERT OR REPLACE INTO records VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", _row(number, record, raw, mint))
             elif kind == "page":
                 (name, sha), seen = value
                 self.db.execute("INSERT OR REPLACE INTO pages VALUES (?, ?, ?)", (name, sha, codec.stamp(seen)))
@@ -206,7 +211,16 @@ class Cache:
                 self.db.execute("INSERT OR REPLACE INTO gone SELECT id, seq, ? FROM records WHERE id = ?", (number, value))
                 self.db.execute("DELETE FROM records WHERE id = ?", (value,))
             elif kind == "site":
+                if value[0] != self._site_key():
+                    # A key the history names only now (it was written before it
+                    # recorded one), or another while it held no records: mint again.
+                    mint = _minter(value[0])
+                    ids = [article for (article,) in self.db.execute("SELECT id FROM records").fetchall()]
+                    self.db.executemany("UPDATE records SET iri = ? WHERE id = ?", ((mint(article), article) for article in ids))
                 self.db.execute("INSERT OR REPLACE INTO meta VALUES ('site', ?)", (orjson.dumps(value).decode(),))
+
+    def _site_key(self) -> str | None:
+        return orjson.loads(self._meta("site") or "[null]")[0]
 
     # The ledger, answered from the tables
 
@@ -233,7 +247,12 @@ class Cache:
         )
 
 
-def _row(number: int, record: Record, raw: bytes) -> tuple:
+def _minter(site_key: str | None) -> Callable[[str], str | None]:
+    """An article's IRI from its id under the site_key (None while the history names none)."""
+    return functools.partial(article_iri, site_namespace(site_key)) if site_key is not None else lambda article: None
+
+
+def _row(number: int, record: Record, raw: bytes, mint: Callable[[str], str | None]) -> tuple:
     return (
         record.id,
         record.seq,
@@ -246,6 +265,7 @@ def _row(number: int, record: Record, raw: bytes) -> tuple:
         int(record.withdrawn is not None),
         int(bool(record.departures or record.arrivals)),
         hashlib.sha1(raw).hexdigest()[:20],
+        mint(record.id),
     )
 
 
@@ -296,103 +316,3 @@ def remove_database(path: Path) -> None:
     for name in (path, Path(f"{path}-wal"), Path(f"{path}-shm"), Path(f"{path}-journal")):
         with contextlib.suppress(OSError):
             name.unlink()
-
-
-class StoredRecords(Records):
-    """Articles by id, from the cache. A snapshot's records cannot change
-    under it, so the whole table, once read, is kept: the site model asks
-    for it several times (articles, withdrawals, moves, topics)."""
-
-    def __init__(self, db: sqlite3.Connection, snapshot: bool = False) -> None:
-        self._db = db
-        self._snapshot = snapshot
-        self._all: list[Record] | None = None
-
-    def __getitem__(self, article: str) -> Record:
-        row = self._db.execute("SELECT line FROM records WHERE id = ?", (article,)).fetchone()
-        if row is None:
-            raise KeyError(article)
-        return codec.stored_record(row[0])
-
-    def __contains__(self, article: object) -> bool:
-        return self._db.execute("SELECT 1 FROM records WHERE id = ?", (article,)).fetchone() is not None
-
-    def __iter__(self) -> Iterator[str]:
-        return (article for (article,) in self._db.execute("SELECT id FROM records ORDER BY seq").fetchall())
-
-    def __len__(self) -> int:
-        return self._db.execute("SELECT count(*) FROM records").fetchone()[0]
-
-    def values(self) -> list[Record]:  # type: ignore[override] - one query, not one per id
-        if self._all is not None:
-            return self._all
-        found = list(self._stream("ORDER BY seq"))
-        if self._snapshot:
-            self._all = found
-        return found
-
-    def items(self) -> list[tuple[str, Record]]:  # type: ignore[override]
-        return [(record.id, record) for record in self.values()]
-
-    def in_seq_order(self) -> Iterator[Record]:
-        return iter(self._all) if self._all is not None else self._stream("ORDER BY seq")
-
-    def newest_first(self) -> Iterator[Record]:
-        # tables.recency, descending; the index on published leaves only
-        # articles of the same second to sort by seq.
-        return self._stream("ORDER BY published DESC, seq DESC")
-
-    def _stream(self, order: str) -> Iterator[Record]:
-        """The records one at a time, as the cursor reads them: a caller
-        that goes through them once holds one at a time."""
-        for (line,) in self._db.execute(f"SELECT line FROM records {order}"):  # noqa: S608 - order from this class
-            yield codec.stored_record(line)
-
-    def max_seq(self) -> int:
-        return self._db.execute("SELECT coalesce(max(seq), 0) FROM records").fetchone()[0]
-
-    def any_published(self, besides: frozenset[str] = frozenset()) -> bool:
-        # One more than `besides` holds: at least one of them is another.
-        rows = self._db.execute("SELECT id FROM records WHERE NOT withdrawn LIMIT ?", (len(besides) + 1,))
-        return any(article not in besides for (article,) in rows)
-
-    def latest_published(self, start: dt.datetime, end: dt.datetime) -> dt.datetime | None:
-        row = self._db.execute(
-            "SELECT max(published) FROM records WHERE published >= ? AND published < ?", (codec.stamp(start), codec.stamp(end))
-        ).fetchone()
-        return codec.time_of(row[0]) if row[0] else None
-
-
-class StoredPages(Pages):
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self._db = db
-
-    def __getitem__(self, key: PageKey) -> dt.datetime:
-        row = self._db.execute("SELECT first_seen FROM pages WHERE name = ? AND sha256 = ?", key).fetchone()
-        if row is None:
-            raise KeyError(key)
-        return codec.time_of(row[0])
-
-    def __contains__(self, key: object) -> bool:
-        return self._db.execute("SELECT 1 FROM pages WHERE name = ? AND sha256 = ?", key).fetchone() is not None  # type: ignore[arg-type]
-
-    def __iter__(self) -> Iterator[PageKey]:
-        return iter(self._db.execute("SELECT name, sha256 FROM pages ORDER BY name, sha256").fetchall())
-
-    def __len__(self) -> int:
-        return self._db.execute("SELECT count(*) FROM pages").fetchone()[0]
-
-    def items(self) -> list[tuple[PageKey, dt.datetime]]:  # type: ignore[override]
-        rows = self._db.execute("SELECT name, sha256, first_seen FROM pages ORDER BY name, sha256")
-        return [((name, sha), codec.time_of(seen)) for name, sha, seen in rows]
-
-    def values(self) -> list[dt.datetime]:  # type: ignore[override]
-        return [seen for _, seen in self.items()]
-
-    def content_seen(self, sha256: str) -> dt.datetime | None:
-        row = self._db.execute("SELECT min(first_seen) FROM pages WHERE sha256 = ?", (sha256,)).fetchone()
-        return codec.time_of(row[0]) if row[0] else None
-
-    def newest(self) -> dt.datetime | None:
-        row = self._db.execute("SELECT max(first_seen) FROM pages").fetchone()
-        return codec.time_of(row[0]) if row[0] else None

@@ -57,10 +57,11 @@ def open_catalog(config: Config) -> "StoredCatalog | None":
         return None
 
 
-def newest_lines(config: Config) -> Iterator[dict] | None:
+def newest_lines(config: Config) -> Iterator[tuple[dict, str | None]] | None:
     """Every published article's record line, newest first, as the cache
-    file holds it; None when there is no cache file up to the sealed
-    history to read (then ask the ledger's records)."""
+    file holds it, with the article's IRI when the cache minted it under
+    config.site_key (else None: compute it); None when there is no cache
+    file up to the sealed history to read (then ask the ledger's records)."""
     found = _cache_file(config)
     if found is None:
         return None
@@ -71,8 +72,11 @@ def newest_lines(config: Config) -> Iterator[dict] | None:
     if row is None or int(row[0]) != seal.lines:
         db.close()
         return None
-    rows = db.execute("SELECT line FROM records WHERE NOT withdrawn ORDER BY published DESC, seq DESC")
-    return (orjson.loads(line) for (line,) in rows)
+    site = db.execute("SELECT value FROM meta WHERE name = 'site'").fetchone()
+    minted = site is not None and orjson.loads(site[0])[0] == config.site_key
+    column = "iri" if minted else "NULL"
+    rows = db.execute(f"SELECT line, {column} FROM records WHERE NOT withdrawn ORDER BY published DESC, seq DESC")  # noqa: S608 - a name from here
+    return ((orjson.loads(line), iri) for line, iri in rows)
 
 
 def _cache_file(config: Config) -> tuple[Seal, Path] | None:
