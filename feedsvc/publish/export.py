@@ -290,7 +290,7 @@ def build(
     renderer = renderer_digest(config)
     header = finished_build(state, last, renderer)
     files = list_pages(config.seeds)
-    pages = pages_digest(files, stamps)  # before the ingest reads them: a page that changes meanwhile only costs a rebuild
+    pages, digests = pages_digest(files, stamps)  # before the ingest reads them: a page that changes meanwhile only costs a rebuild
     nothing_new = header and header.inputs == inputs_digest(pages, ledger_digest(config.ledger_path))
     if nothing_new and card_json(header.summary.get("card")) and entry_files_in_place(out, header):
         if apply:
@@ -298,7 +298,7 @@ def build(
         return _unchanged_build(header)
     judge = guard(config.max_new_articles, config.seeds, force, allow_empty) if apply else None
     write = apply and not config.read_only
-    result = ingest(config, now, write=write, judge=judge, files=files)
+    result = ingest(config, now, write=write, judge=judge, files=files, digests=digests)
     marks = topic_record.settle(config, result.ledger, now, write=write)
     site = _site(config, result, marks, write)
     settings = {name: str(value) for name, value in published_settings(config)}

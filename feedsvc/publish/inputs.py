@@ -28,18 +28,20 @@ def renderer_digest(config: Config) -> str:
     return digest.hexdigest()
 
 
-def pages_digest(files: list[PageFile], stamps: Stamps) -> str:
-    """The names and bytes of the page files. Reading each page once is
-    all an up-to-date build costs, and pages whose stat is as recorded are
-    not even read."""
+def pages_digest(files: list[PageFile], stamps: Stamps) -> tuple[str, dict[str, str]]:
+    """A digest of the names and bytes of the page files, and the SHA-256
+    of each that could be read, by name. Reading each page once is all an
+    up-to-date build costs, and pages whose stat is as recorded are not
+    even read."""
     digest = hashlib.sha256()
+    digests = {}
     for page in files:
         try:
-            sha = stamps.digest(page.path, stat=page.stat)
+            sha = digests[page.path.name] = stamps.digest(page.path, stat=page.stat)
         except OSError as error:
             sha = f"unreadable: {error.strerror}"
         digest.update(f"{page.path.name}\0{sha}\n".encode("utf-8", "surrogateescape"))  # names need not be UTF-8
-    return digest.hexdigest()
+    return digest.hexdigest(), digests
 
 
 def inputs_digest(pages: str, ledger: str) -> str:

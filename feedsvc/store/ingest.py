@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 from dataclasses import dataclass, field, replace
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Mapping
 
 from feedsvc.config import CONFIG_NAME, Config
 from feedsvc.errors import ConfigError
@@ -73,6 +73,7 @@ def ingest(
     change: Change | None = None,
     judge: Judge | None = None,
     files: list[PageFile] | None = None,
+    digests: Mapping[str, str] | None = None,
 ) -> Ingest:
     """Read every page and merge it into the ledger, in one transaction.
 
@@ -83,21 +84,23 @@ def ingest(
     `judge` sees the result before anything is saved and may refuse it by
     raising. With `write` false nothing is written: the result is what a
     run would do. `files`: the seeds folder's pages, when the caller has
-    just listed them.
+    just listed them, and `digests` the SHA-256 of those it could read, by
+    file name, when it has just taken them too (then this run's own
+    record of them, see PAGE_STAMPS, is neither read nor written).
     """
     if files is None:
         files = list_pages(config.seeds)
     path = config.ledger_path
     if not write:
         opened = ledger_file.read(path, config.cache_folder)
-        pages, problems = _read(files, config.max_page_bytes, {} if reprocess else opened.ledger.pages)
+        pages, problems = _read(files, config.max_page_bytes, {} if reprocess else opened.ledger.pages, Stamps(None), digests)
         result = _transact(config, pages, problems, files, opened.ledger, now, change, reprocess)
         if judge:
             judge(result)
         return replace(result, before=opened.ledger, digest=opened.digest)
     with ledger_file.transaction(path, config.cache_folder) as current:
-        stamps = Stamps(config.cache_folder / PAGE_STAMPS)
-        pages, problems = _read(files, config.max_page_bytes, {} if reprocess else current.ledger.pages, stamps)
+        stamps = Stamps(None if digests is not None else config.cache_folder / PAGE_STAMPS)
+        pages, problems = _read(files, config.max_page_bytes, {} if reprocess else current.ledger.pages, stamps, digests)
         result = _transact(config, pages, problems, files, current.ledger, now, change, reprocess)
         del pages  # every page's text: not needed to write what it added
         if judge:
@@ -115,16 +118,16 @@ _KNOWN = Page("", 0, "", "")
 
 
 def _read(
-    files: list[PageFile], max_bytes: int, recorded: Iterable[tuple[str, str]], stamps: Stamps = Stamps(None)
+    files: list[PageFile], max_bytes: int, recorded: Iterable[tuple[str, str]], stamps: Stamps, digests: Mapping[str, str] | None
 ) -> tuple[list[Page], list[Problem]]:
     """Every usable page. Pages the ledger already knows (same name, same
     bytes) were merged in an earlier run and cannot change anything: they
-    stand in the list as _KNOWN, and are neither decoded nor, when `stamps`
-    remembers their digest, even read."""
+    stand in the list as _KNOWN, and are neither decoded nor, when their
+    digest is given or `stamps` remembers it, even read."""
     known = set(recorded)  # the ledger's pages, read once rather than asked once per file
     pages, problems = [], []
     for file in files:
-        if known and _recorded(file, known, stamps):
+        if known and _recorded(file, known, stamps, digests):
             pages.append(_KNOWN)
             continue
         data, problem = read_bytes(file, max_bytes)
@@ -139,13 +142,16 @@ def _read(
     return pages, problems
 
 
-def _recorded(file: PageFile, known: set[tuple[str, str]], stamps: Stamps) -> bool:
-    """Whether the ledger holds this page file, as far as its remembered
-    digest says without reading it."""
-    try:
-        sha = stamps.remembered(file.path, file.stat)
-    except OSError:
-        return False
+def _recorded(file: PageFile, known: set[tuple[str, str]], stamps: Stamps, digests: Mapping[str, str] | None) -> bool:
+    """Whether the ledger holds this page file, as far as its given or
+    remembered digest says without reading it."""
+    if digests is not None:
+        sha = digests.get(file.path.name)
+    else:
+        try:
+            sha = stamps.remembered(file.path, file.stat)
+        except OSError:
+            return False
     return sha is not None and (file.path.name, sha) in known
 
 
