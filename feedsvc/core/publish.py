@@ -127,6 +127,8 @@ class Archives(Sequence[list[Article]]):
         self._recorded = recorded
         self._archived = archived  # how many of the feed's oldest articles are archived
         self._size = size
+        # The block read last: each format of an archive asks for it in turn.
+        self._last: tuple[int, list[Article]] | None = None
 
     @property
     def newest(self) -> int:
@@ -149,8 +151,10 @@ class Archives(Sequence[list[Article]]):
             index += len(self)
         if not 0 <= index < len(self):
             raise IndexError(index)
-        start, stop = self.span(index)
-        return display_order(list(self._recorded[start:stop]))
+        if self._last is None or self._last[0] != index:
+            start, stop = self.span(index)
+            self._last = (index, display_order(list(self._recorded[start:stop])))
+        return list(self._last[1])
 
 
 def article_digest(a: Article) -> str:
