@@ -109,6 +109,8 @@ class Fingerprints:
         for fmt in urls.FORMATS:
             yield _target(urls.feed_path(key, fmt), digest(base, fmt, str(key), subscription, tombstones, links))
         feed_name = str(key)
+        # All that reaches an archive's bytes besides its number, its next
+        # archive and its members.
         context = self.contexts[feed_name] = digest(base, feed_name, name, str(departed))
         blocks, reused = self._archive_members(key, feed)
         kept = self.kept[feed_name] = self._kept(feed_name, context, reused, len(blocks))
@@ -119,7 +121,7 @@ class Fingerprints:
             members = block[2]
             has_next = number < len(feed.archives)
             for fmt in urls.ARCHIVE_FORMATS:
-                fingerprint = digest(base, fmt, feed_name, name, str(number), str(has_next), members, str(departed))
+                fingerprint = digest(context, fmt, str(number), str(has_next), members)
                 yield _target(urls.archive_path(key, number, fmt), fingerprint, (feed_name, number))
         if key is not None:
             page = digest(base, "page", str(key), name, str(site.count(key)), subscription)
