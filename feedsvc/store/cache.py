@@ -220,7 +220,7 @@ class Cache:
                 self.db.execute("INSERT OR REPLACE INTO meta VALUES ('site', ?)", (orjson.dumps(value).decode(),))
 
     def _site_key(self) -> str | None:
-        return orjson.loads(self._meta("site") or "[null]")[0]
+        return recorded_site(self.db)[0]
 
     # The ledger, answered from the tables
 
@@ -232,7 +232,7 @@ class Cache:
         return self.ledger(snapshot=True)
 
     def ledger(self, snapshot: bool = False) -> Ledger:
-        site_key, created = orjson.loads(self._meta("site") or "[null, null]")
+        site_key, created = recorded_site(self.db)
         splits = [codec.split_of(orjson.loads(line)) for (line,) in self.db.execute("SELECT line FROM splits ORDER BY number")]
         return Ledger(
             pages=StoredPages(self.db),
@@ -245,6 +245,14 @@ class Cache:
             site_key=site_key,
             created=codec.time_of(created) if created else None,
         )
+
+
+def recorded_site(db: sqlite3.Connection) -> tuple[str | None, str | None]:
+    """The site_key the history names and the time of its first run (each
+    None until it names them), as the `site` meta row holds them."""
+    row = db.execute("SELECT value FROM meta WHERE name = 'site'").fetchone()
+    site_key, created = orjson.loads(row[0]) if row else (None, None)
+    return site_key, created
 
 
 def _minter(site_key: str | None) -> Callable[[str], str | None]:

@@ -37,7 +37,7 @@ from feedsvc.core.publish import FeedKey, is_edited, recorded_change, site_updat
 from feedsvc.core.text import site_namespace
 from feedsvc.core.topics import matches, rules_digest
 from feedsvc.store import lines as codec
-from feedsvc.store.cache import cache_path, connect
+from feedsvc.store.cache import cache_path, connect, recorded_site
 from feedsvc.store.history import History, Seal
 
 
@@ -72,9 +72,7 @@ def newest_lines(config: Config) -> Iterator[tuple[dict, str | None]] | None:
     if row is None or int(row[0]) != seal.lines:
         db.close()
         return None
-    site = db.execute("SELECT value FROM meta WHERE name = 'site'").fetchone()
-    minted = site is not None and orjson.loads(site[0])[0] == config.site_key
-    column = "iri" if minted else "NULL"
+    column = "iri" if recorded_site(db)[0] == config.site_key else "NULL"
     rows = db.execute(f"SELECT line, {column} FROM records WHERE NOT withdrawn ORDER BY published DESC, seq DESC")  # noqa: S608 - a name from here
     return ((orjson.loads(line), iri) for line, iri in rows)
 
@@ -155,8 +153,7 @@ class StoredCatalog:
         self.departures = merge.departures(moved)
         withdrawn = Ledger(records={r.id: r for r in self._records("SELECT line FROM records WHERE withdrawn")}, categories=self.categories)
         self.withdrawals = merge.withdrawals(withdrawn, config.site_key, config.topics)
-        site = db.execute("SELECT value FROM meta WHERE name = 'site'").fetchone()
-        created = orjson.loads(site[0])[1] if site else None
+        created = recorded_site(db)[1]
         self._feeds: dict[FeedKey, StoredFeed] = {}
         everything = self.recorded(None)
         self.article_count = len(everything)
