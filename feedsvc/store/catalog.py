@@ -278,13 +278,11 @@ class StoredFeed(Sequence[Article]):
         """The lines of the articles ranked `start` to `stop`. An OFFSET
         costs SQLite as many rows as it skips, so reading every archive of a
         large feed that way would cost the square of its length; archives
-        are read one after another, in either direction, each format of one
-        in turn, so a stretch that starts where the one read last starts,
-        or lies next to it, is found from that one's first or last seq."""
+        are read one after another, in either direction (the formats of one
+        share a read: core.publish.Archives), so a stretch that lies next to
+        the one read last is found from that one's first or last seq."""
         seq = f"{self._prefix}seq"
-        if start in self._ends:  # the same stretch again (an archive's other format), or a shorter one
-            rows = self._select(f"r.line, {seq}", f"AND {seq} >= ? ORDER BY {seq} LIMIT ?", self._ends[start], stop - start)
-        elif start - 1 in self._ends:
+        if start - 1 in self._ends:
             rows = self._select(f"r.line, {seq}", f"AND {seq} > ? ORDER BY {seq} LIMIT ?", self._ends[start - 1], stop - start)
         elif stop in self._ends:
             rows = self._select(f"r.line, {seq}", f"AND {seq} < ? ORDER BY {seq} DESC LIMIT ?", self._ends[stop], stop - start)[::-1]
