@@ -37,10 +37,10 @@ def pages_digest(files: list[PageFile], stamps: Stamps) -> tuple[str, dict[str, 
     digests = {}
     for page in files:
         try:
-            sha = digests[page.path.name] = stamps.digest(page.path, stat=page.stat)
+            sha = digests[page.name] = stamps.digest(page.location, stat=page.stat)
         except OSError as error:
             sha = f"unreadable: {error.strerror}"
-        digest.update(f"{page.path.name}\0{sha}\n".encode("utf-8", "surrogateescape"))  # names need not be UTF-8
+        digest.update(f"{page.name}\0{sha}\n".encode("utf-8", "surrogateescape"))  # names need not be UTF-8
     return digest.hexdigest(), digests
 
 

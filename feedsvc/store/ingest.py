@@ -131,10 +131,10 @@ def _read(
             pages.append(_KNOWN)
             continue
         data, problem = read_bytes(file, max_bytes)
-        if data is not None and (file.path.name, stamps.digest(file.path, data)) in known:
+        if data is not None and (file.name, stamps.digest(file.location, data)) in known:
             pages.append(_KNOWN)
             continue
-        page, problem = decode_page(file.path.name, data) if data is not None else (None, problem)
+        page, problem = decode_page(file.name, data) if data is not None else (None, problem)
         if problem:
             problems.append(problem)
         if page:
@@ -146,13 +146,13 @@ def _recorded(file: PageFile, known: set[tuple[str, str]], stamps: Stamps, diges
     """Whether the ledger holds this page file, as far as its given or
     remembered digest says without reading it."""
     if digests is not None:
-        sha = digests.get(file.path.name)
+        sha = digests.get(file.name)
     else:
         try:
-            sha = stamps.remembered(file.path, file.stat)
+            sha = stamps.remembered(file.location, file.stat)
         except OSError:
             return False
-    return sha is not None and (file.path.name, sha) in known
+    return sha is not None and (file.name, sha) in known
 
 
 def _transact(

@@ -22,7 +22,7 @@ def preview(config: Config, path: Path, now: dt.datetime) -> tuple[list[RawItem]
         stat = path.stat()
     except OSError as error:
         return [], [Problem(path.name, f"cannot read it: {error.strerror}")]
-    page, problem = read_page(PageFile(path, stat), config.max_page_bytes)
+    page, problem = read_page(PageFile.at(path, stat), config.max_page_bytes)
     if page is None:
         return [], [problem] if problem else []
     items, problems = read_cards(page, config, now, Limits(config.max_title_chars, config.max_cards_per_page))

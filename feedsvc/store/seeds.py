@@ -10,8 +10,9 @@ import contextlib
 import hashlib
 import os
 import re
-from dataclasses import dataclass
+from operator import attrgetter
 from pathlib import Path
+from typing import NamedTuple
 
 from feedsvc.errors import SeedsError
 from feedsvc.core.models import UNNUMBERED, Page, Problem
@@ -27,12 +28,22 @@ _CHARSET_WINDOW = 4096
 _UNFIT_NAME = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
-@dataclass(frozen=True)
-class PageFile:
-    """A candidate page on disk, before it is read."""
+class PageFile(NamedTuple):
+    """A candidate page on disk, before it is read. A seeds folder may hold
+    tens of thousands, listed by every run: a tuple of strings, with the
+    Path made only for a page that is read."""
 
-    path: Path
+    location: str  # its absolute path
+    name: str
     stat: os.stat_result  # as listed: a page's stamp (store.stamps) is checked against it
+
+    @classmethod
+    def at(cls, path: Path, stat: os.stat_result) -> "PageFile":
+        return cls(os.path.abspath(path), path.name, stat)
+
+    @property
+    def path(self) -> Path:
+        return Path(self.location)
 
     @property
     def size(self) -> int:
@@ -46,20 +57,20 @@ def list_pages(seeds: Path) -> list[PageFile]:
         raise SeedsError(f"seeds folder {seeds} does not exist or is not a folder; pass --seeds DIR")
     found = []
     try:
-        with os.scandir(seeds) as entries:
+        with os.scandir(os.path.abspath(seeds)) as entries:
             # One stat per page: a large seeds folder is listed by every run.
             for entry in entries:
                 if is_page_name(entry.name) and entry.is_file():
                     with contextlib.suppress(OSError):  # gone since the listing
-                        found.append(PageFile(seeds / entry.name, entry.stat()))
+                        found.append(PageFile(entry.path, entry.name, entry.stat()))
     except OSError as error:
         raise SeedsError(f"cannot list the seeds folder {seeds}: {error.strerror}") from None
-    return sorted(found, key=lambda page: page.path.name)
+    return sorted(found, key=attrgetter("name"))
 
 
 def is_page_name(name: str) -> bool:
     """Whether a file of this name in the seeds folder is a page."""
-    return os.path.splitext(name)[1] in PAGE_SUFFIXES and not name.startswith(".")
+    return name.endswith(PAGE_SUFFIXES) and not name.startswith(".")
 
 
 def page_number(name: str) -> int:
@@ -71,12 +82,12 @@ def page_number(name: str) -> int:
 def read_page(page: PageFile, max_bytes: int) -> tuple[Page | None, Problem | None]:
     """Read and decode one page, or say why it cannot be used."""
     data, problem = read_bytes(page, max_bytes)
-    return (None, problem) if data is None else decode_page(page.path.name, data)
+    return (None, problem) if data is None else decode_page(page.name, data)
 
 
 def read_bytes(page: PageFile, max_bytes: int) -> tuple[bytes | None, Problem | None]:
     """One page's bytes, or why it cannot be used."""
-    name = page.path.name
+    name = page.name
     if _UNFIT_NAME.search(name):
         # Such a name could not be written to the ledger or printed safely.
         shown = name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
@@ -85,7 +96,7 @@ def read_bytes(page: PageFile, max_bytes: int) -> tuple[bytes | None, Problem | 
     if page.size > max_bytes:
         return None, Problem(name, f"skipped: {page.size} bytes is over the {max_bytes}-byte page limit")
     try:
-        with page.path.open("rb") as handle:
+        with open(page.location, "rb") as handle:
             data = handle.read(max_bytes + 1)
     except OSError as error:
         return None, Problem(name, f"skipped: cannot read it: {error.strerror}")

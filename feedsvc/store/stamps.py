@@ -42,7 +42,7 @@ class Stamps:
             self._entries = {key: value for key, value in entries.items() if isinstance(value, list) and len(value) == 5}
             self._trusted_before = recorded - _RACY_NS
 
-    def remembered(self, path: Path, stat: os.stat_result | None = None) -> str | None:
+    def remembered(self, path: str | Path, stat: os.stat_result | None = None) -> str | None:
         """The recorded SHA-256 of the file at `path` when its stat (`stat`,
         when the caller just took it) says it is unchanged, without reading
         it; None when it must be read."""
@@ -55,7 +55,7 @@ class Stamps:
         self._used[key] = entry
         return entry[4]
 
-    def digest(self, path: Path, data: bytes | None = None, stat: os.stat_result | None = None) -> str:
+    def digest(self, path: str | Path, data: bytes | None = None, stat: os.stat_result | None = None) -> str:
         """The SHA-256 of the file at `path`; `data`, when given, is its
         content, read by the caller while nothing could change it, and
         `stat` as for `remembered`. Two threads may ask at once: each call
