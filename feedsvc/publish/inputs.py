@@ -37,7 +37,7 @@ def pages_digest(files: list[PageFile], stamps: Stamps) -> tuple[str, dict[str, 
     digests = {}
     for page in files:
         try:
-            sha = digests[page.name] = stamps.digest(page.location, stat=page.stat)
+            sha = digests[page.name] = stamps.digest(page)
         except OSError as error:
             sha = f"unreadable: {error.strerror}"
         digest.update(f"{page.name}\0{sha}\n".encode("utf-8", "surrogateescape"))  # names need not be UTF-8

@@ -131,7 +131,7 @@ def _read(
             pages.append(_KNOWN)
             continue
         data, problem = read_bytes(file, max_bytes)
-        if data is not None and (file.name, stamps.digest(file.location, data)) in known:
+        if data is not None and (file.name, stamps.digest(file, data)) in known:
             pages.append(_KNOWN)
             continue
         page, problem = decode_page(file.name, data) if data is not None else (None, problem)
@@ -145,13 +145,7 @@ def _read(
 def _recorded(file: PageFile, known: set[tuple[str, str]], stamps: Stamps, digests: Mapping[str, str] | None) -> bool:
     """Whether the ledger holds this page file, as far as its given or
     remembered digest says without reading it."""
-    if digests is not None:
-        sha = digests.get(file.name)
-    else:
-        try:
-            sha = stamps.remembered(file.location, file.stat)
-        except OSError:
-            return False
+    sha = digests.get(file.name) if digests is not None else stamps.remembered(file)
     return sha is not None and (file.name, sha) in known
 
 

@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 
 from feedsvc.store.files import atomic_write
+from feedsvc.store.seeds import PageFile
 
 STAMPS_NAME = "stamps.json"
 # Filesystem timestamps advance in ticks of a few milliseconds; two seconds
@@ -42,36 +43,33 @@ class Stamps:
             self._entries = {key: value for key, value in entries.items() if isinstance(value, list) and len(value) == 5}
             self._trusted_before = recorded - _RACY_NS
 
-    def remembered(self, path: str | Path, stat: os.stat_result | None = None) -> str | None:
-        """The recorded SHA-256 of the file at `path` when its stat (`stat`,
-        when the caller just took it) says it is unchanged, without reading
-        it; None when it must be read."""
-        key = os.path.abspath(path)
-        stat = stat or os.stat(path)
-        entry = self._entries.get(key)
-        identity = [stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns]
-        if entry is None or entry[:4] != identity or stat.st_ctime_ns >= self._trusted_before:
+    def remembered(self, page: PageFile) -> str | None:
+        """The recorded SHA-256 of `page` when its stat as listed says it is
+        unchanged, without reading it; None when it must be read."""
+        stat = page.stat
+        entry = self._entries.get(page.location)
+        if entry is None or entry[:4] != [stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns]:
             return None
-        self._used[key] = entry
+        if stat.st_ctime_ns >= self._trusted_before:
+            return None
+        self._used[page.location] = entry
         return entry[4]
 
-    def digest(self, path: str | Path, data: bytes | None = None, stat: os.stat_result | None = None) -> str:
-        """The SHA-256 of the file at `path`; `data`, when given, is its
-        content, read by the caller while nothing could change it, and
-        `stat` as for `remembered`. Two threads may ask at once: each call
-        sets only its own file's entry."""
-        remembered = self.remembered(path, stat)
+    def digest(self, page: PageFile, data: bytes | None = None) -> str:
+        """The SHA-256 of `page`; `data`, when given, is its content, read
+        by the caller while nothing could change it. Two threads may ask at
+        once: each call sets only its own file's entry."""
+        remembered = self.remembered(page)
         if remembered is not None:
             return remembered
-        key = os.path.abspath(path)
-        stat = os.stat(path)
+        stat = os.stat(page.location)
         identity = [stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns]
         if data is None:
-            with open(path, "rb") as handle:
+            with open(page.location, "rb") as handle:
                 sha = hashlib.file_digest(handle, "sha256").hexdigest()
         else:
             sha = hashlib.sha256(data).hexdigest()
-        self._used[key] = identity + [sha]
+        self._used[page.location] = identity + [sha]
         self._changed = True
         return sha
 
