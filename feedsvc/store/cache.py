@@ -31,7 +31,7 @@ from feedsvc.store import lines as codec
 from feedsvc.store.history import History, Seal
 from feedsvc.store.stored import StoredPages, StoredRecords
 
-FORMAT = "5"
+FORMAT = "6"
 # Beside each record's line, what the server's queries select and sort by
 # (store.catalog): `number`, the history line that last wrote it;
 # `changed`, its publish.recorded_change; `edited`, `withdrawn` and
@@ -74,8 +74,22 @@ CREATE TABLE IF NOT EXISTS topic_members (
     PRIMARY KEY (topic, seq));
 CREATE INDEX IF NOT EXISTS topic_members_changed ON topic_members (topic, changed);
 CREATE INDEX IF NOT EXISTS topic_members_id ON topic_members (id);
+CREATE TABLE IF NOT EXISTS counts (category TEXT PRIMARY KEY, live INTEGER NOT NULL);
 """
-TABLES = ("meta", "records", "gone", "pages", "categories", "aliases", "splits", "topic_members")
+# `counts` holds each category's records that are not withdrawn, kept by
+# SQLite as records are written: a build asks every category's count, and
+# counting a million rows each time would cost what exists, not what
+# changed. A replaced record is counted out by the delete trigger, which
+# fires for INSERT OR REPLACE only with recursive_triggers on (see connect).
+TRIGGERS = (
+    """CREATE TRIGGER IF NOT EXISTS records_counted AFTER INSERT ON records WHEN NOT new.withdrawn BEGIN
+        INSERT INTO counts VALUES (new.category, 1) ON CONFLICT (category) DO UPDATE SET live = live + 1;
+    END""",
+    """CREATE TRIGGER IF NOT EXISTS records_uncounted AFTER DELETE ON records WHEN NOT old.withdrawn BEGIN
+        UPDATE counts SET live = live - 1 WHERE category = old.category;
+    END""",
+)
+TABLES = ("meta", "records", "gone", "pages", "categories", "aliases", "splits", "topic_members", "counts")
 
 
 def cache_path(folder: Path, history: History) -> Path:
@@ -281,7 +295,9 @@ def connect(path: str) -> sqlite3.Connection:
     """A connection to a cache file. Autocommit: transactions are begun
     explicitly (BEGIN IMMEDIATE), so concurrent writers queue rather than
     fail on upgrading a read lock."""
-    return sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=120)
+    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=120)
+    db.execute("PRAGMA recursive_triggers = ON")  # `counts` must see a replaced record go
+    return db
 
 
 def _connect(path: str) -> sqlite3.Connection:
@@ -294,7 +310,7 @@ def _connect(path: str) -> sqlite3.Connection:
             # Another version's tables: start again from the history.
             for (table,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall():
                 db.execute(f'DROP TABLE "{table}"')
-            for statement in filter(str.strip, SCHEMA.split(";")):
+            for statement in [*filter(str.strip, SCHEMA.split(";")), *TRIGGERS]:
                 db.execute(statement)
             db.execute("INSERT INTO meta VALUES ('format', ?)", (FORMAT,))
             _new_generation(db)
