@@ -71,6 +71,7 @@ class Site:
         differing = sorted(name for name in set(kept) | set(expected) if kept.get(name) != expected.get(name))
         assert not differing, f"after {step}: {differing[:10]}"
         assert counts["files written"] < len(expected), f"after {step}: the build wrote every file"
+        assert counts["files written"] + counts["unchanged"] == len(expected), f"after {step}: the build lost count of its files"
         # What the build recorded as published is what it published: a
         # look at the next build has nothing to list.
         diff = build(self.seeds, self.kept, "--diff", SOURCE_DATE_EPOCH=str(self.at))
@@ -109,12 +110,20 @@ def test_builds_that_render_only_what_changed_leave_the_tree_a_build_from_nothin
     assert chosen[3] not in site.ids()
     site.assert_as_from_nothing("one article folded into another")
 
-    shutil.rmtree(site.seeds / CACHE_FOLDER)
+    # A file that goes missing makes the build look at every file: the
+    # archives it would have left alone stay in its account too.
+    (site.kept / "feeds" / "all.atom").unlink()
     site.page("010-page.txt")
+    site.assert_as_from_nothing("a feed deleted by hand")
+    site.page("011-page.txt")
+    site.assert_as_from_nothing("a new page after a feed deleted by hand")
+
+    shutil.rmtree(site.seeds / CACHE_FOLDER)
+    site.page("012-page.txt")
     site.assert_as_from_nothing("a deleted cache")
 
     site.feedsvc("ledger", "compact")
-    site.page("011-page.txt")
+    site.page("013-page.txt")
     site.assert_as_from_nothing("a compacted history")
 
     (site.seeds / "feedsvc.toml").write_text(SETTINGS.replace('include = ["port"]', 'include = ["crane"]'), encoding="utf-8")

@@ -133,14 +133,14 @@ def _export(
         since = _resume_from(books.header, renderer, site.catalog.position, pending)
         # Only the articles written since the last build can have new pages.
         changed = site.catalog.changed_since(since) if since is not None else None
-        earlier = Earlier(books.archives(), min(changed.values(), default=None), books.contexts()) if changed is not None else None
-        fingerprints = site.fingerprints(earlier)
-        orders = {target: write_order(target.path) for target in fingerprints.documents()}
-        documents = sorted(orders, key=orders.__getitem__)
+        earlier = Earlier(books.archives, min(changed.values(), default=None), books.contexts()) if changed is not None else None
+        fingerprints, orders, documents = _documents(site, earlier)
         # Archives the fingerprints left out are the last build's, as are their rows.
         recorded = books.documents(fingerprints.kept)
         if changed is not None and not _documents_in_place(documents, recorded, tree):
-            changed = None  # files went missing behind the manifest's back: look at every one
+            # Files went missing behind the manifest's back: look at every one.
+            changed = None
+            fingerprints, orders, documents = _documents(site, None)
         # The Site's fingerprints cover the renderers' code and the settings,
         # so they are trusted even when other code changed since the last build.
         if changed is None:
@@ -183,19 +183,26 @@ def _export(
             # Rows the manifest already holds as they are are not written again.
             page_files = {target.file for target in pages}
             files = {t.file: Row(entries[t.file], t.file in page_files, t.archive) for t in targets if changed is None or known.get(t.file) != entries[t.file]}
-            before = earlier.blocks if earlier is not None and changed is not None else {}
-            blocks = {key: block for key, block in fingerprints.blocks.items() if before.get(key) != block}
-            blocks_gone = sorted(before.keys() - fingerprints.blocks.keys())
             if changed is None:  # streamed into the manifest: a row per article of the site
                 listed: Iterable[tuple] = (Listed.of(article).row() for article in site.catalog.every_article())
                 unlisted: Iterable[str] = ()
             else:
                 listed = [Listed.of(article).row() for article in filter(None, map(site.catalog.article, changed))]
                 unlisted = sorted(set(changed) - {row[0] for row in listed})
-            books.save(header, files, stale, blocks, blocks_gone, fingerprints.contexts, listed, unlisted, whole=changed is None)
+            books.save(
+                header, files, stale, fingerprints.blocks, fingerprints.archive_counts, fingerprints.contexts, listed, unlisted, whole=changed is None
+            )
             folder.remove(PENDING_NAME)
             folder.sync()
     return outcome
+
+
+def _documents(site, earlier: Earlier | None) -> tuple:
+    """The site's fingerprints (from what the last build knew, when
+    `earlier`), each document's write order, and the documents in it."""
+    fingerprints = site.fingerprints(earlier)
+    orders = {target: write_order(target.path) for target in fingerprints.documents()}
+    return fingerprints, orders, sorted(orders, key=orders.__getitem__)
 
 
 def _file(target) -> str:

@@ -181,12 +181,13 @@ class Books:
     def count(self) -> int:
         return self._db.execute("SELECT count(*) FROM files").fetchone()[0] if self._db else 0
 
-    def archives(self) -> dict[tuple[str, int], tuple[int, int, str]]:
-        """What the last build knew of each archive (site.fingerprints.Earlier)."""
+    def archives(self, feed: str, first: int) -> dict[int, tuple[int, int, str]]:
+        """What the last build knew of each of a feed's archives from number
+        `first` on, by number (site.fingerprints.Earlier)."""
         if self._db is None:
             return {}
-        rows = self._db.execute("SELECT feed, number, start, stop, members FROM archives")
-        return {(feed, number): (start, stop, members) for feed, number, start, stop, members in rows}
+        rows = self._db.execute("SELECT number, start, stop, members FROM archives WHERE feed = ? AND number >= ?", (feed, first))
+        return {number: (start, stop, members) for number, start, stop, members in rows}
 
     def contexts(self) -> dict[str, str]:
         """What the last build knew of each feed's archives besides their members (Earlier)."""
@@ -203,8 +204,8 @@ class Books:
         header: Manifest,
         files: dict[str, Row],
         removed: Iterable[str],
-        archives: dict[tuple[str, int], tuple[int, int, str]],
-        archives_gone: Iterable[tuple[str, int]],
+        blocks: dict[tuple[str, int], tuple[int, int, str]],
+        archive_counts: dict[str, int],
         contexts: dict[str, str],
         listed: Iterable[tuple],
         unlisted: Iterable[str],
@@ -212,10 +213,10 @@ class Books:
     ) -> None:
         """Record one build in one transaction: its header, the files it
         wrote or checked, the files it removed, the archives whose members
-        it digested and those that are no more, every feed's context, and
-        the articles it published (rows) or no longer does (ids). With
-        `whole`, the files, archives and articles given are all there are:
-        every other row goes."""
+        it digested (the rows of the others stand), how many archives each
+        feed has, every feed's context, and the articles it published
+        (rows) or no longer does (ids). With `whole`, the files and
+        articles given are all there are: every other row goes."""
         assert self._db is not None
         db = self._db
         db.execute("BEGIN IMMEDIATE")
@@ -229,9 +230,11 @@ class Books:
                 "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?)",
                 ((file, *row.entry, int(row.page), *(row.archive or (None, None))) for file, row in files.items()),
             )
-            db.executemany("DELETE FROM archives WHERE feed = ? AND number = ?", archives_gone)
-            db.executemany("INSERT OR REPLACE INTO archives VALUES (?, ?, ?, ?, ?)", ((*key, *block) for key, block in sorted(archives.items())))
             db.executemany("INSERT INTO feeds VALUES (?, ?)", sorted(contexts.items()))
+            # The archives of feeds that are no more, and past each feed's last.
+            db.execute("DELETE FROM archives WHERE feed NOT IN (SELECT feed FROM feeds)")
+            db.executemany("DELETE FROM archives WHERE feed = ? AND number > ?", sorted(archive_counts.items()))
+            db.executemany("INSERT OR REPLACE INTO archives VALUES (?, ?, ?, ?, ?)", ((*key, *block) for key, block in sorted(blocks.items())))
             db.executemany("DELETE FROM published WHERE id = ?", ((article,) for article in unlisted))
             db.executemany("INSERT OR REPLACE INTO published VALUES (?, ?, ?, ?, ?)", listed)
             db.execute("INSERT OR REPLACE INTO header VALUES ('header', ?)", (_header_json(header),))

@@ -9,7 +9,7 @@ import functools
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
 from feedsvc.config import Config, published_settings
 from feedsvc.core.models import Article, TopicKey
@@ -65,9 +65,11 @@ class Fingerprints:
         # (feed, archive number) -> (first rank, rank after the last, a
         # digest of the archive's members), and feed -> a digest of what
         # else reaches its archives' bytes: for the next build to start
-        # from (see Earlier).
+        # from (see Earlier). With `earlier`, a feed's blocks start after
+        # those it vouches for unread (see _archive_members).
         self.blocks: dict[tuple[str, int], Block] = {}
         self.contexts: dict[str, str] = {}
+        self.archive_counts: dict[str, int] = {}  # feed -> how many archives it has
         # feed -> how many of its oldest archives `documents` left out:
         # their bytes are the last build's (see Earlier).
         self.kept: dict[str, int] = {}
@@ -112,9 +114,10 @@ class Fingerprints:
         # All that reaches an archive's bytes besides its number, its next
         # archive and its members.
         context = self.contexts[feed_name] = digest(base, feed_name, name, str(departed))
-        blocks, reused = self._archive_members(key, feed)
-        kept = self.kept[feed_name] = self._kept(feed_name, context, reused, len(blocks))
-        for number, block in enumerate(blocks, 1):
+        first, blocks, reused, following = self._archive_members(key, feed, context)
+        kept = self.kept[feed_name] = self._kept(feed_name, context, reused, following, len(feed.archives))
+        self.archive_counts[feed_name] = len(feed.archives)
+        for number, block in enumerate(blocks, first):
             self.blocks[(feed_name, number)] = block
             if number <= kept:
                 continue
@@ -127,56 +130,72 @@ class Fingerprints:
             page = digest(base, "page", str(key), name, str(site.count(key)), subscription)
             yield _target(urls.html_path(key), page)
 
-    def _kept(self, feed: str, context: str, reused: int, archives: int) -> int:
+    def _kept(self, feed: str, context: str, reused: int, following: bool, archives: int) -> int:
         """How many of the feed's oldest archives are byte for byte the last
         build's: their members are (`reused`, see _archive_members), and so
         is every other part of their fingerprint: the feed's context, their
-        number, and a next archive after each, then and now."""
-        earlier = self.earlier
-        if earlier is None or earlier.contexts.get(feed) != context:
+        number, and a next archive after each, then (`following`: the last
+        build knew an archive after the reused ones) and now."""
+        if self.earlier is None or self.earlier.contexts.get(feed) != context:
             return 0
-        kept = reused if (feed, reused + 1) in earlier.blocks else reused - 1
+        kept = reused if following else reused - 1
         return max(0, min(kept, archives - 1))
 
-    def _archive_members(self, key: FeedKey, feed) -> tuple[list["Block"], int]:
-        """Each archive's span of ranks and a digest of its members, and
-        how many of them, from the oldest, are the last build's. An
-        archive that spans the same ranks as at the last build, all before
-        the earliest change since, keeps the last build's digest; the others
-        are digested from one read of the feed's digests from the first of
-        them on: no archive's articles are read to fingerprint it."""
+    def _archive_members(self, key: FeedKey, feed, context: str) -> tuple[int, list["Block"], int, bool]:
+        """Each archive's span of ranks and a digest of its members, from
+        the first archive whose block the last build's rows must be read
+        for; how many of them, from the oldest, are the last build's; and
+        whether the last build knew an archive after those.
+
+        An archive that spans the same ranks as at the last build, all
+        before the earliest change since, keeps the last build's digest;
+        the others are digested from one read of the feed's digests from
+        the first of them on: no archive's articles are read to fingerprint
+        it. When the feed's context is the last build's, so are the feed
+        and archive sizes, and the archives full of articles ranked before
+        the earliest change were full then too: those are vouched for
+        without reading their rows, so a one-page build costs the newest
+        archives, not every one."""
         archives = feed.archives
-        spans = [archives.span(index) for index in range(len(archives))]
-        # The empty archive after a full block shows that block's time.
-        spans = [spans[index - 1] if start == stop else (start, stop) for index, (start, stop) in enumerate(spans)]
         recorded = self.site.catalog.recorded(key)
+        feed_name = str(key)
+        earlier = self.earlier
+        same, trusted, rows = 0, 0, {}
+        if earlier is not None:
+            same = len(recorded) if earlier.since is None else recorded.rank(earlier.since)
+            if earlier.contexts.get(feed_name) == context:
+                trusted = max(0, same - self.site.config.feed_size) // self.site.config.archive_size
+            rows = earlier.archives(feed_name, trusted + 1)
+        first = trusted + 1
+        spans = [archives.span(index) for index in range(trusted, len(archives))]
+        if spans and spans[-1][0] == spans[-1][1]:
+            spans[-1] = archives.span(len(archives) - 2)  # the empty archive after a full block shows that block's time
         blocks: list[Block] = []
-        if self.earlier is not None and spans:
-            same = len(recorded) if self.earlier.since is None else recorded.rank(self.earlier.since)
-            for number, (start, stop) in enumerate(spans, 1):
-                block = self.earlier.blocks.get((str(key), number))
-                if stop > same or block is None or block[:2] != (start, stop):
-                    break
-                blocks.append(block)
-        reused = len(blocks)
-        if reused < len(spans):
-            first = spans[reused][0]
-            digests = recorded.digests(first)
-            blocks += [(start, stop, digest(*digests[start - first : stop - first])) for start, stop in spans[reused:]]
-        return blocks, reused
+        for number, (start, stop) in enumerate(spans, first):
+            block = rows.get(number)
+            if stop > same or block is None or block[:2] != (start, stop):
+                break
+            blocks.append(block)
+        reused = trusted + len(blocks)
+        if len(blocks) < len(spans):
+            start = spans[len(blocks)][0]
+            digests = recorded.digests(start)
+            blocks += [(begin, stop, digest(*digests[begin - start : stop - start])) for begin, stop in spans[len(blocks) :]]
+        return first, blocks, reused, reused + 1 in rows
 
 
 @dataclass(frozen=True)
 class Earlier:
     """What the last build into the same folder knew of the archives: each
-    one's members digest, each feed's context, and the lowest seq written
-    since (None: no article was). Within one generation of the store an
-    archive whose articles all come before that seq holds the same
-    articles, unchanged; when its feed's context is unchanged too and it
-    was and is followed by another archive, so are its bytes, and the
-    build need not even list it."""
+    feed's context, the lowest seq written since (None: no article was),
+    and `archives(feed, first)`, the members digest of each of the feed's
+    archives from number `first` on, by number. Within one generation of
+    the store an archive whose articles all come before that seq holds
+    the same articles, unchanged; when its feed's context is unchanged too
+    and it was and is followed by another archive, so are its bytes, and
+    the build need not even list it."""
 
-    blocks: dict[tuple[str, int], "Block"]
+    archives: Callable[[str, int], dict[int, "Block"]]
     since: int | None
     contexts: dict[str, str]
 
