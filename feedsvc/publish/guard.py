@@ -23,8 +23,8 @@ def refusal(result: Ingest, max_new_articles: int) -> str | None:
             "which is what a site redesign or a broken scrape looks like; fix the pages, "
             "or rerun with --force to publish anyway"
         )
-    had = len(result.ledger.records) - len(result.new)
-    if had and len(result.new) > max_new_articles:
+    # Counting the ledger's records costs a pass over the store: only when the bound is passed.
+    if len(result.new) > max_new_articles and len(result.ledger.records) > len(result.new):
         return (
             f"this run would add {len(result.new)} new articles, more than max_new_articles = {max_new_articles}, "
             "which is what a scrape that lost its article identities looks like; check the pages, "
