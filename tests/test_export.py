@@ -668,7 +668,8 @@ def test_an_exported_tree_works_from_the_file_system(tmp_path):
             assert target.is_file() and target.is_relative_to(out.resolve()), f"{page.relative_to(out)}: {link}"
 
 
-def test_each_feed_s_archives_are_written_newest_first_after_every_article_page(seeds, tmp_path, monkeypatch):
+@pytest.mark.parametrize("read_only", ["false", "true"])  # the site read from the store, or held in memory
+def test_each_feed_s_archives_are_written_newest_first_after_every_article_page(seeds, tmp_path, monkeypatch, read_only):
     # A reader who finds an archive can follow its next-archive link: the
     # newer archive is in place already, as are the article pages.
     write_page(seeds, "010_rail.txt", new_cards("Rail", 30, "Rail Freight"))
@@ -677,7 +678,7 @@ def test_each_feed_s_archives_are_written_newest_first_after_every_article_page(
     commit = Folder.commit
     monkeypatch.setattr(Folder, "commit", lambda folder, temporary, name: (renamed.append(name), commit(folder, temporary, name))[1])
     out = tmp_path / "out"
-    assert build(seeds, out, FEEDSVC_FEED_SIZE="5", FEEDSVC_ARCHIVE_SIZE="4").exit_code == 0
+    assert build(seeds, out, FEEDSVC_FEED_SIZE="5", FEEDSVC_ARCHIVE_SIZE="4", FEEDSVC_READ_ONLY=read_only).exit_code == 0
     archive = re.compile(r"(feeds/.+/archive/)(\d+)(\.\w+)$")
     archives = [(position, archive.match(name)) for position, name in enumerate(renamed) if archive.match(name)]
     assert len({match.group(1) for _, match in archives}) >= 3  # the whole site's and two categories' at least
