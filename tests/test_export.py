@@ -35,6 +35,7 @@ from feedsvc.config import CACHE_FOLDER
 from feedsvc.publish.manifest import MANIFEST_NAME, PENDING_NAME, state_folder
 from feedsvc.store.ingest import ingest
 from feedsvc.site.model import Site
+from feedsvc.store.files import Folder
 from feedsvc.store.stamps import STAMPS_NAME
 
 REPO = Path(__file__).resolve().parents[1]
@@ -665,6 +666,29 @@ def test_an_exported_tree_works_from_the_file_system(tmp_path):
                 continue
             target = (page.parent / link).resolve()
             assert target.is_file() and target.is_relative_to(out.resolve()), f"{page.relative_to(out)}: {link}"
+
+
+@pytest.mark.parametrize("read_only", ["false", "true"])  # the site read from the store, or held in memory
+def test_each_feed_s_archives_are_written_newest_first_after_every_article_page(seeds, tmp_path, monkeypatch, read_only):
+    # A reader who finds an archive can follow its next-archive link: the
+    # newer archive is in place already, as are the article pages.
+    write_page(seeds, "010_rail.txt", new_cards("Rail", 30, "Rail Freight"))
+    write_page(seeds, "011_ports.txt", new_cards("Ports", 30, "Maritime"))
+    renamed: list[str] = []
+    commit = Folder.commit
+    monkeypatch.setattr(Folder, "commit", lambda folder, temporary, name: (renamed.append(name), commit(folder, temporary, name))[1])
+    out = tmp_path / "out"
+    assert build(seeds, out, FEEDSVC_FEED_SIZE="5", FEEDSVC_ARCHIVE_SIZE="4", FEEDSVC_READ_ONLY=read_only).exit_code == 0
+    archive = re.compile(r"(feeds/.+/archive/)(\d+)(\.\w+)$")
+    archives = [(position, archive.match(name)) for position, name in enumerate(renamed) if archive.match(name)]
+    assert len({match.group(1) for _, match in archives}) >= 3  # the whole site's and two categories' at least
+    place = {name: position for position, name in enumerate(renamed)}
+    last_page = max(position for position, name in enumerate(renamed) if name.startswith("articles/"))
+    for position, match in archives:
+        assert position > last_page, match.group(0)
+        newer = f"{match.group(1)}{int(match.group(2)) + 1}{match.group(3)}"
+        if (out / newer).exists():
+            assert place[newer] < position, f"{match.group(0)} was written before {newer}"
 
 
 def test_a_site_that_never_had_an_article_is_dated_by_its_first_run_not_1970(tmp_path):

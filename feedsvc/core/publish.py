@@ -117,13 +117,17 @@ class InSeqOrder(Sequence[Article]):
         """How many of the articles come before `seq`."""
         return bisect.bisect_left(self._articles, seq, key=_SEQ_KEY)
 
+    def seqs(self, ranks: list[int]) -> list[int]:
+        """The seq of the article at each of `ranks` (ascending)."""
+        return [self._articles[rank].seq for rank in ranks]
+
 
 class Archives(Sequence[list[Article]]):
     """A feed's archive blocks, each read when asked: block n holds the
     articles ranked (n - 1) * size to n * size in `seq` order, shown in
     display order. A full newest block is followed by an empty one."""
 
-    def __init__(self, recorded: Sequence[Article], archived: int, size: int) -> None:
+    def __init__(self, recorded: InSeqOrder, archived: int, size: int) -> None:
         self._recorded = recorded
         self._archived = archived  # how many of the feed's oldest articles are archived
         self._size = size
@@ -139,6 +143,13 @@ class Archives(Sequence[list[Article]]):
         """The ranks, in `seq` order, of the articles archives[index] holds."""
         start = index * self._size
         return start, min(start + self._size, self._archived)
+
+    def ends(self, after: int = 0) -> dict[int, int]:
+        """Where in the history each archive numbered above `after` ends:
+        archive number -> the seq of its newest article. The empty archive
+        after a full block ends where that block does."""
+        numbers = range(after + 1, len(self) + 1)
+        return dict(zip(numbers, self._recorded.seqs([self.span(number - 1)[1] - 1 for number in numbers])))
 
     def __len__(self) -> int:
         full = self._archived and self._archived % self._size == 0

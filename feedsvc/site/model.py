@@ -5,8 +5,9 @@ articles go in which document is decided in `feedsvc.core.publish`; the
 bytes come from the renderers in `feeds` and `pages`.
 
 Rendering is lazy: a document is rendered when asked for, and each
-article's feed entry is rendered once and kept for every feed that shows it
-(the whole site, its category, its topics). Documents themselves are not
+article's feed entry is rendered once and kept, within a bound (see
+`Site`), for every feed that shows it (the whole site, its category, its
+topics). Documents themselves are not
 kept here: the server keeps what it serves, and the export writes each once.
 """
 
@@ -63,10 +64,11 @@ class Site:
     memory (the export, which renders every document anyway), and
     `store.catalog` asks the store for each document's articles (the
     server). `kept_entries` bounds how many articles' rendered entries are
-    kept (None: all). A build renders every archive, and keeping every
-    entry lets each article be rendered once for its two feeds; a
-    long-running server, which renders archives only when asked, can bound
-    its memory.
+    kept (None: all), the least recently used going first: an article is
+    rendered once for all the feeds that show it when they ask for it
+    close enough together. A build asks for every archive in an order that
+    makes it so (`publish.export.write_order`); a long-running server,
+    which renders archives only when asked, bounds its memory.
     """
 
     def __init__(

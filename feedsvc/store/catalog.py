@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import itertools
 import sqlite3
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -328,6 +329,22 @@ class StoredFeed(Sequence[Article]):
         """How many of the feed's articles come before `seq` (counted from
         the newest end: `seq` is mostly a recent one)."""
         return len(self) - self._select("count(*)", f"AND {self._prefix}seq >= ?", seq)[0][0]
+
+    def seqs(self, ranks: list[int]) -> list[int]:
+        """The seq of the article at each of `ranks` (ascending), from one
+        pass over the feed's seqs from the newest down to the first of
+        them, a row at a time: an OFFSET per rank would cost the square of
+        the feed's length."""
+        if not ranks:
+            return []
+        seq = f"{self._prefix}seq"
+        query = f"SELECT {seq} FROM {self._table} WHERE {self._where} ORDER BY {seq} DESC LIMIT ?"  # noqa: S608 - fixed fragments
+        found = dict.fromkeys(ranks, 0)
+        rows = self._db.execute(query, (*self._parameters, len(self) - ranks[0]))
+        for rank, (value,) in zip(itertools.count(len(self) - 1, -1), rows):
+            if rank in found:
+                found[rank] = value
+        return [found[rank] for rank in ranks]
 
     def newest_change(self) -> dt.datetime | None:
         newest = self._select(f"max({self._prefix}changed)")[0][0]
