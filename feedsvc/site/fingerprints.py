@@ -114,8 +114,9 @@ class Fingerprints:
         # All that reaches an archive's bytes besides its number, its next
         # archive and its members.
         context = self.contexts[feed_name] = digest(base, feed_name, name, str(departed))
-        first, blocks, reused, following = self._archive_members(key, feed, context)
-        kept = self.kept[feed_name] = self._kept(feed_name, context, reused, following, len(feed.archives))
+        same_context = self.earlier is not None and self.earlier.contexts.get(feed_name) == context
+        first, blocks, reused, following = self._archive_members(key, feed, same_context)
+        kept = self.kept[feed_name] = self._kept(same_context, reused, following, len(feed.archives))
         self.archive_counts[feed_name] = len(feed.archives)
         for number, block in enumerate(blocks, first):
             self.blocks[(feed_name, number)] = block
@@ -130,18 +131,20 @@ class Fingerprints:
             page = digest(base, "page", str(key), name, str(site.count(key)), subscription)
             yield _target(urls.html_path(key), page)
 
-    def _kept(self, feed: str, context: str, reused: int, following: bool, archives: int) -> int:
+    @staticmethod
+    def _kept(same_context: bool, reused: int, following: bool, archives: int) -> int:
         """How many of the feed's oldest archives are byte for byte the last
         build's: their members are (`reused`, see _archive_members), and so
-        is every other part of their fingerprint: the feed's context, their
-        number, and a next archive after each, then (`following`: the last
-        build knew an archive after the reused ones) and now."""
-        if self.earlier is None or self.earlier.contexts.get(feed) != context:
+        is every other part of their fingerprint: the feed's context
+        (`same_context`), their number, and a next archive after each, then
+        (`following`: the last build knew an archive after the reused ones)
+        and now."""
+        if not same_context:
             return 0
         kept = reused if following else reused - 1
         return max(0, min(kept, archives - 1))
 
-    def _archive_members(self, key: FeedKey, feed, context: str) -> tuple[int, list["Block"], int, bool]:
+    def _archive_members(self, key: FeedKey, feed, same_context: bool) -> tuple[int, list["Block"], int, bool]:
         """Each archive's span of ranks and a digest of its members, from
         the first archive whose block the last build's rows must be read
         for; how many of them, from the oldest, are the last build's; and
@@ -151,21 +154,20 @@ class Fingerprints:
         before the earliest change since, keeps the last build's digest;
         the others are digested from one read of the feed's digests from
         the first of them on: no archive's articles are read to fingerprint
-        it. When the feed's context is the last build's, so are the feed
-        and archive sizes, and the archives full of articles ranked before
-        the earliest change were full then too: those are vouched for
-        without reading their rows, so a one-page build costs the newest
-        archives, not every one."""
+        it. When the feed's context is the last build's (`same_context`),
+        so are the feed and archive sizes, and the archives full of
+        articles ranked before the earliest change were full then too:
+        those are vouched for without reading their rows, so a one-page
+        build costs the newest archives, not every one."""
         archives = feed.archives
         recorded = self.site.catalog.recorded(key)
-        feed_name = str(key)
         earlier = self.earlier
         same, trusted, rows = 0, 0, {}
         if earlier is not None:
             same = len(recorded) if earlier.since is None else recorded.rank(earlier.since)
-            if earlier.contexts.get(feed_name) == context:
+            if same_context:
                 trusted = max(0, same - self.site.config.feed_size) // self.site.config.archive_size
-            rows = earlier.archives(feed_name, trusted + 1)
+            rows = earlier.archives(str(key), trusted + 1)
         first = trusted + 1
         spans = [archives.span(index) for index in range(trusted, len(archives))]
         if spans and spans[-1][0] == spans[-1][1]:
