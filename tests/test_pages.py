@@ -27,14 +27,14 @@ def test_only_txt_files_directly_in_the_folder_are_pages(tmp_path: Path) -> None
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "001_nested.txt").write_text("x")
     (tmp_path / "folder.txt").mkdir()
-    assert [page.path.name for page in list_pages(tmp_path)] == ["000_a.txt", "004_b.txt"]
+    assert [page.name for page in list_pages(tmp_path)] == ["000_a.txt", "004_b.txt"]
 
 
 def test_pages_are_listed_by_name_whatever_the_disk_order(tmp_path: Path) -> None:
     names = ["010_c.txt", "000_a.txt", "004_b.txt", "latest.txt"]
     for name in names:
         (tmp_path / name).write_text("x")
-    assert [page.path.name for page in list_pages(tmp_path)] == sorted(names)
+    assert [page.name for page in list_pages(tmp_path)] == sorted(names)
 
 
 def test_missing_seeds_folder_is_an_error(tmp_path: Path) -> None:

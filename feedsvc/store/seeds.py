@@ -30,8 +30,7 @@ _UNFIT_NAME = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 class PageFile(NamedTuple):
     """A candidate page on disk, before it is read. A seeds folder may hold
-    tens of thousands, listed by every run: a tuple of strings, with the
-    Path made only for a page that is read."""
+    tens of thousands, listed by every run: a tuple of strings, no Path."""
 
     location: str  # its absolute path
     name: str
@@ -40,10 +39,6 @@ class PageFile(NamedTuple):
     @classmethod
     def at(cls, path: Path, stat: os.stat_result) -> "PageFile":
         return cls(os.path.abspath(path), path.name, stat)
-
-    @property
-    def path(self) -> Path:
-        return Path(self.location)
 
     @property
     def size(self) -> int:
