@@ -96,6 +96,19 @@ def test_bad_pages_are_skipped_with_a_warning_and_the_rest_published(seeds: Path
         assert line.startswith("feedsvc: warning: ") and str(seeds / name) in line and reason in line
 
 
+def test_a_file_name_that_is_not_utf8_is_skipped_on_every_build(seeds: Path, tmp_path: Path) -> None:
+    # The second build reads back what the first remembered of each file,
+    # the unreadable name included.
+    (seeds / os.fsdecode(b"009_caf\xe9.txt")).write_bytes(next(seeds.glob("*.txt")).read_bytes())
+    out = tmp_path / "out"
+    first = feedsvc("build", "--seeds", str(seeds), "--out", str(out))
+    again = feedsvc("build", "--seeds", str(seeds), "--out", str(out))
+    for result in (first, again):
+        assert result.exit_code == 0, result.output
+        assert "009_caf\\xe9.txt" in result.stderr and "not valid UTF-8" in result.stderr
+    assert "0 files written" in again.stderr + again.stdout
+
+
 def test_page_limit_from_the_site_config(seeds: Path) -> None:
     text = (seeds / "feedsvc.toml").read_text(encoding="utf-8").replace("feed_size = 50", "feed_size = 50\nmax_page_bytes = 1000")
     (seeds / "feedsvc.toml").write_text(text, encoding="utf-8")

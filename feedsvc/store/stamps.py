@@ -13,6 +13,8 @@ import json
 import os
 from pathlib import Path
 
+import orjson
+
 from feedsvc.store.files import atomic_write
 from feedsvc.store.seeds import PageFile
 
@@ -78,5 +80,8 @@ class Stamps:
         recorded file was not used (a page that was deleted)."""
         if self.path is None or not (self._changed or self._used.keys() != self._entries.keys()):
             return
-        data = json.dumps(self._used, sort_keys=True, separators=(",", ":")).encode("utf-8")
+        try:
+            data = orjson.dumps(self._used, option=orjson.OPT_SORT_KEYS)
+        except TypeError:  # a file name that is not UTF-8 (kept as surrogates), which only json writes
+            data = json.dumps(self._used, sort_keys=True, separators=(",", ":")).encode("utf-8")
         atomic_write(self.path, data)
