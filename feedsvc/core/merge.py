@@ -69,7 +69,7 @@ class Update:
     changed: tuple[str, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Occurrence:
     item: RawItem
     seen: dt.datetime
