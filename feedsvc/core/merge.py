@@ -69,7 +69,7 @@ class Update:
     changed: tuple[str, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Occurrence:
     item: RawItem
     seen: dt.datetime
@@ -103,14 +103,18 @@ def normalize(pages: list[ParsedPage], ledger: Ledger, site: Site, now: dt.datet
                 changed.append(article)
     fresh.sort(key=lambda pair: pair[1][0].listing_order)
     created = [_create(article, found, rank, site, categories, now) for rank, (article, found) in enumerate(fresh)]
+    del occurrences, fresh  # every card seen: the records hold what the rest needs of them
     _space_undated(created, now)
     space_same_day(created, ledger.records, site.zone)
     next_seq = records.max_seq() + 1
     # Oldest first: the order archives fill in, and the order in which a
     # subscription feed's newest N are counted.
     created.sort(key=lambda pair: (pair[0].published, -pair[1], pair[0].id))
-    for offset, (record, _) in enumerate(created):
-        records[record.id] = replace(record, seq=next_seq + offset)
+    for offset, (record, rank) in enumerate(created):
+        # Each record replaced, not kept beside its numbered copy: a first
+        # run of a large site holds a million of them.
+        created[offset] = (replace(record, seq=next_seq + offset), rank)
+        records[record.id] = created[offset][0]
     for record in records.changes.values():
         if record.category not in categories:
             categories[record.category] = category_slug(record.category, categories.slugs)

@@ -69,7 +69,9 @@ class Page:
     text: str
 
 
-@dataclass(frozen=True)
+# slots: a first run holds one per card and one Record per article, a
+# million of each on a large site, and an instance dict costs as much again.
+@dataclass(frozen=True, slots=True)
 class RawItem:
     """One article card exactly as a page shows it."""
 
@@ -84,7 +86,7 @@ class RawItem:
     moment: dt.datetime | None = None  # when the page gives a time too (UTC)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Record:
     """One article as the ledger keeps it.
 
@@ -165,7 +167,7 @@ class Ledger:
             object.__setattr__(self, "pages", Pages(self.pages))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Article:
     """One article as the feeds publish it."""
 

@@ -175,16 +175,20 @@ class Cache:
         self._apply((number, line) for number, line, _ in found)
         return True
 
-    def append(self, base: Seal, seal: Seal, new: list[codec.Entry]) -> None:
-        """Take in the lines a writer just appended to go from `base` to
-        `seal`, as the entries it made them from: nothing to parse again."""
+    @contextlib.contextmanager
+    def appending(self, base: Seal) -> Iterator["Appending"]:
+        """Take in the lines a writer appends to go from `base` to the seal
+        it then writes, as the entries it makes them from (nothing to parse
+        again) and as it makes them (nothing to gather first), in one
+        transaction that commits when the block ends, after the seal."""
         with self._writing():
             lines, chain, _ = self._position()
-            if (lines, chain) == (base.lines, base.digest.hex()):
-                self._store(enumerate(new, start=base.lines + 1))
-                self._record_position(seal)
-                return
-        self.sync(seal)  # somebody else moved it: read what is sealed
+            appending = Appending(self, base, in_step=(lines, chain) == (base.lines, base.digest.hex()))
+            yield appending
+            if appending.in_step:
+                self._record_position(appending.seal)
+        if not appending.in_step:
+            self.sync(appending.seal)  # somebody else moved it: read what is sealed
 
     def _record_position(self, seal: Seal) -> None:
         stats = orjson.dumps(self.history.stats(seal)).decode()
@@ -200,9 +204,11 @@ class Cache:
 
     def _apply(self, numbered: Iterable[tuple[int, bytes]]) -> None:
         source = str(self.history.first)
-        self._store((number, codec.Entry(*codec.decode(number, raw, source), raw)) for number, raw in numbered)
+        for _ in self._stored((number, codec.Entry(*codec.decode(number, raw, source), raw)) for number, raw in numbered):
+            pass  # each line is stored as it goes by
 
-    def _store(self, numbered: Iterable[tuple[int, codec.Entry]]) -> None:
+    def _stored(self, numbered: Iterable[tuple[int, codec.Entry]]) -> Iterator[bytes]:
+        """Each entry's line, once the tables hold what it says."""
         source = str(self.history.first)
         categories = {name for (name,) in self.db.execute("SELECT name FROM categories")}
         mint = _minter(self._site_key())
@@ -232,6 +238,7 @@ class Cache:
                     ids = [article for (article,) in self.db.execute("SELECT id FROM records").fetchall()]
                     self.db.executemany("UPDATE records SET iri = ? WHERE id = ?", ((mint(article), article) for article in ids))
                 self.db.execute("INSERT OR REPLACE INTO meta VALUES ('site', ?)", (orjson.dumps(value).decode(),))
+            yield raw
 
     def _site_key(self) -> str | None:
         return recorded_site(self.db)[0]
@@ -259,6 +266,24 @@ class Cache:
             site_key=site_key,
             created=codec.time_of(created) if created else None,
         )
+
+
+class Appending:
+    """A writer's append as the cache takes it in (see Cache.appending)."""
+
+    def __init__(self, cache: Cache, base: Seal, in_step: bool) -> None:
+        self.cache = cache
+        self.base = base
+        self.seal = base  # the writer sets the seal it wrote
+        # Whether the cache stood at `base`: if not, it reads the sealed
+        # lines afterwards rather than store these.
+        self.in_step = in_step
+
+    def lines(self, entries: Iterable[codec.Entry]) -> Iterator[bytes]:
+        """Each entry's line, stored in the tables on its way to the history."""
+        if not self.in_step:
+            return (entry.raw for entry in entries)
+        return self.cache._stored(enumerate(entries, start=self.base.lines + 1))
 
 
 def recorded_site(db: sqlite3.Connection) -> tuple[str | None, str | None]:

@@ -23,7 +23,7 @@ import dataclasses
 import hashlib
 import os
 from pathlib import Path
-from typing import Iterator
+from typing import BinaryIO, Iterable, Iterator
 
 import orjson
 
@@ -209,48 +209,47 @@ class History:
             removed += extra
         return removed
 
-    def append(self, seal: Seal, lines: list[bytes]) -> Seal:
-        """Append `lines`, flush them, then seal them; the new seal."""
-        if not lines:
-            return seal
-        new_seal, batches = self._laid_out(seal, lines)
+    def append(self, seal: Seal, lines: Iterable[bytes]) -> Seal:
+        """Append `lines`, flush them, then seal them; the new seal. The
+        lines are written as they come, not gathered first: a first run
+        of a large site appends a million of them."""
+        segments, digest = list(seal.segments), seal.digest
         try:
-            for number, batch in batches.items():
-                self._append_file(self.segment_path(number), batch)
+            with _Appender(self) as appender:
+                for line in lines:
+                    appender.write(self._place(segments, line), line)
+                    digest = chain(digest, line)
+            if segments == list(seal.segments):
+                return seal
+            new_seal = Seal(tuple(segments), digest)
             self.write_seal(new_seal)
-        except LedgerError:
-            # A full disk, say: take back what was appended, so that what
-            # is on disk is what the seal says.
+        except BaseException:
+            # A full disk, say, or a failure making the lines: take back what
+            # was appended, so that what is on disk is what the seal says.
             with contextlib.suppress(OSError):
                 self.drop_unsealed(seal)
             raise
         return new_seal
 
+    def _place(self, segments: list[Segment], line: bytes) -> int:
+        """Count `line` into the segment it goes to, the last one unless
+        that has passed SEGMENT_BYTES; that segment's number."""
+        if not segments or segments[-1].size >= SEGMENT_BYTES:
+            segments.append(Segment(self.segment_path(len(segments) + 1).name, 0, 0))
+        last = segments[-1]
+        segments[-1] = Segment(last.name, last.lines + 1, last.size + len(line) + 1)
+        return len(segments)
+
     def _laid_out(self, seal: Seal, lines: list[bytes]) -> tuple[Seal, dict[int, list[bytes]]]:
         """The seal once `lines` follow what `seal` covers, and the lines by
-        segment number: a segment past SEGMENT_BYTES takes no more."""
+        segment number."""
         segments = list(seal.segments)
         digest = seal.digest
         batches: dict[int, list[bytes]] = {}
         for line in lines:
-            if not segments or segments[-1].size >= SEGMENT_BYTES:
-                segments.append(Segment(self.segment_path(len(segments) + 1).name, 0, 0))
-            last = segments[-1]
-            segments[-1] = Segment(last.name, last.lines + 1, last.size + len(line) + 1)
-            batches.setdefault(len(segments), []).append(line)
+            batches.setdefault(self._place(segments, line), []).append(line)
             digest = chain(digest, line)
         return Seal(tuple(segments), digest), batches
-
-    def _append_file(self, path: Path, lines: list[bytes]) -> None:
-        try:
-            with open(path, "ab") as stream:
-                for line in lines:  # through the stream's buffer: no copy of them all at once
-                    stream.write(line)
-                    stream.write(b"\n")
-                stream.flush()
-                os.fsync(stream.fileno())
-        except OSError as error:
-            raise LedgerError(f"{path}: cannot append to the history: {error.strerror}; what was sealed before is intact") from None
 
     def write_seal(self, seal: Seal) -> None:
         try:
@@ -283,3 +282,49 @@ class History:
             data = path.read_bytes()
             lines += data[: data.rfind(b"\n") + 1].split(b"\n")[:-1]
         return lines
+
+
+class _Appender:
+    """Appends lines to the segment files one after the other, each file
+    flushed to disk before the next is opened and when the block ends."""
+
+    def __init__(self, history: History) -> None:
+        self.history = history
+        self.number = 0
+        self.stream: BinaryIO | None = None
+
+    def __enter__(self) -> "_Appender":
+        return self
+
+    def write(self, number: int, line: bytes) -> None:
+        with self._errors():
+            if number != self.number:
+                self._finish()
+                self.number = number
+                self.stream = open(self.history.segment_path(number), "ab")
+            self.stream.write(line)  # through the stream's buffer
+            self.stream.write(b"\n")
+
+    def __exit__(self, kind, error, trace) -> None:
+        if kind is not None:
+            if self.stream is not None:
+                with contextlib.suppress(OSError):  # what it holds is taken back anyway
+                    self.stream.close()
+            return
+        with self._errors():
+            self._finish()
+
+    def _finish(self) -> None:
+        if self.stream is not None:
+            self.stream.flush()
+            os.fsync(self.stream.fileno())
+            self.stream.close()
+            self.stream = None
+
+    @contextlib.contextmanager
+    def _errors(self) -> Iterator[None]:
+        try:
+            yield
+        except OSError as error:
+            path = self.history.segment_path(self.number or 1)
+            raise LedgerError(f"{path}: cannot append to the history: {error.strerror}; what was sealed before is intact") from None

@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 from dataclasses import dataclass, field, replace
-from typing import Callable, Iterable, Mapping
+from typing import Callable, Iterable, Iterator, Mapping
 
 from feedsvc.config import CONFIG_NAME, Config
 from feedsvc.errors import ConfigError
@@ -93,16 +93,17 @@ def ingest(
     path = config.ledger_path
     if not write:
         opened = ledger_file.read(path, config.cache_folder)
-        pages, problems = _read(files, config.max_page_bytes, {} if reprocess else opened.ledger.pages, Stamps(None), digests)
+        problems: list[Problem] = []
+        pages = _read(files, config.max_page_bytes, {} if reprocess else opened.ledger.pages, Stamps(None), digests, problems)
         result = _transact(config, pages, problems, files, opened.ledger, now, change, reprocess)
         if judge:
             judge(result)
         return replace(result, before=opened.ledger, digest=opened.digest)
     with ledger_file.transaction(path, config.cache_folder) as current:
         stamps = Stamps(None if digests is not None else config.cache_folder / PAGE_STAMPS)
-        pages, problems = _read(files, config.max_page_bytes, {} if reprocess else current.ledger.pages, stamps, digests)
+        problems = []
+        pages = _read(files, config.max_page_bytes, {} if reprocess else current.ledger.pages, stamps, digests, problems)
         result = _transact(config, pages, problems, files, current.ledger, now, change, reprocess)
-        del pages  # every page's text: not needed to write what it added
         if judge:
             judge(result)
         written = current.commit(result.ledger)
@@ -118,28 +119,34 @@ _KNOWN = Page("", 0, "", "")
 
 
 def _read(
-    files: list[PageFile], max_bytes: int, recorded: Iterable[tuple[str, str]], stamps: Stamps, digests: Mapping[str, str] | None
-) -> tuple[list[Page], list[Problem]]:
-    """Every usable page. Pages the ledger already knows (same name, same
-    bytes) were merged in an earlier run and cannot change anything: they
-    stand in the list as _KNOWN, and are neither decoded nor, when their
-    digest is given or `stamps` remembers it, even read."""
+    files: list[PageFile],
+    max_bytes: int,
+    recorded: Iterable[tuple[str, str]],
+    stamps: Stamps,
+    digests: Mapping[str, str] | None,
+    problems: list[Problem],
+) -> Iterator[Page]:
+    """Every usable page, read and decoded when it is asked for, so that
+    only the pages still to parse are held (a large site's pages add up
+    to a gigabyte of text); what is wrong with a file goes to `problems`.
+    Pages the ledger already knows (same name, same bytes) were merged in
+    an earlier run and cannot change anything: they come as _KNOWN, and
+    are neither decoded nor, when their digest is given or `stamps`
+    remembers it, even read."""
     known = set(recorded)  # the ledger's pages, read once rather than asked once per file
-    pages, problems = [], []
     for file in files:
         if known and _recorded(file, known, stamps, digests):
-            pages.append(_KNOWN)
+            yield _KNOWN
             continue
         data, problem = read_bytes(file, max_bytes)
         if data is not None and (file.name, stamps.digest(file, data)) in known:
-            pages.append(_KNOWN)
+            yield _KNOWN
             continue
         page, problem = decode_page(file.name, data) if data is not None else (None, problem)
         if problem:
             problems.append(problem)
         if page:
-            pages.append(page)
-    return pages, problems
+            yield page
 
 
 def _recorded(file: PageFile, known: set[tuple[str, str]], stamps: Stamps, digests: Mapping[str, str] | None) -> bool:
@@ -151,7 +158,7 @@ def _recorded(file: PageFile, known: set[tuple[str, str]], stamps: Stamps, diges
 
 def _transact(
     config: Config,
-    pages: list[Page],
+    pages: Iterable[Page],
     problems: list[Problem],
     files: list[PageFile],
     current: Ledger,
@@ -160,9 +167,12 @@ def _transact(
     reprocess: bool,
 ) -> Ingest:
     _check_site_key(config, current)
-    found = list(problems)
-    new_pages = [page for page in pages if page is not _KNOWN and (page.name, page.sha256) not in current.pages]
-    parsed, cardless = _parse(config, pages if reprocess and change is None else new_pages, found, current, now)
+    if reprocess and change is not None:
+        pages = list(pages)  # parsed again once the mark is applied
+    tally = _Tally()
+    in_cards: list[Problem] = []
+    parsed, cardless = _parse(config, tally.count(pages, current, every=reprocess and change is None), in_cards, current, now)
+    found = problems + in_cards  # the files' problems first: every file has been read by now
     update = _merge(config, parsed, current, now)
     if change is not None:
         changed = change(update.ledger)
@@ -180,14 +190,32 @@ def _transact(
         ledger=update.ledger,
         problems=tuple(found),
         pages_read=len(files),
-        pages_skipped=len(files) - len(pages) + cardless,
-        new_pages=tuple(p.name for p in new_pages),
+        pages_skipped=len(files) - tally.usable + cardless,
+        new_pages=tuple(tally.new),
         new_page_cards=sum(len(p.items) for p in parsed if (p.name, p.sha256) not in current.pages),
         new=update.new,
         changed=update.changed,
         written=False,
         files=tuple(files),
     )
+
+
+class _Tally:
+    """What a pass over the pages saw of them, besides their cards."""
+
+    def __init__(self) -> None:
+        self.usable = 0
+        self.new: list[str] = []  # the names of the pages the ledger does not hold
+
+    def count(self, pages: Iterable[Page], current: Ledger, every: bool) -> Iterator[Page]:
+        """The pages to parse: the new ones, or with `every` all of them."""
+        for page in pages:
+            self.usable += 1
+            new = page is not _KNOWN and (page.name, page.sha256) not in current.pages
+            if new:
+                self.new.append(page.name)
+            if new or (every and page is not _KNOWN):
+                yield page
 
 
 def _check_site_key(config: Config, ledger: Ledger) -> None:
@@ -205,7 +233,7 @@ def _check_site_key(config: Config, ledger: Ledger) -> None:
 
 
 def _parse(
-    config: Config, pages: list[Page], problems: list[Problem], current: Ledger, now: dt.datetime
+    config: Config, pages: Iterable[Page], problems: list[Problem], current: Ledger, now: dt.datetime
 ) -> tuple[list[ParsedPage], int]:
     """The pages' cards; the second value counts pages without any. A page
     is read as of when its bytes were first seen (dates without a year)."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -143,13 +144,15 @@ class Transaction:
         """Append what changed from the state read to `after`, seal it, and
         update the cache; whether anything was written."""
         new = codec.change_lines(self.ledger, after)
-        if not new:
+        first = next(new, None)
+        if first is None:
             return False
-        if self.seal.lines == 0:
-            new.insert(0, codec.header_entry())
-        seal = self.history.append(self.seal, [entry.raw for entry in new])
-        self.cache.append(self.seal, seal, new)
-        self.seal = seal
+        entries = itertools.chain([codec.header_entry()] if self.seal.lines == 0 else [], [first], new)
+        # Each line goes to the cache's open transaction and to the history
+        # as it is made; the cache commits only after the history is sealed.
+        with self.cache.appending(self.seal) as appending:
+            appending.seal = self.history.append(self.seal, appending.lines(entries))
+        self.seal = appending.seal
         return True
 
     @property

@@ -174,30 +174,32 @@ def header_entry() -> Entry:
     return Entry("header", VERSION, header())
 
 
-def change_lines(before: Ledger, after: Ledger) -> list[Entry]:
+def change_lines(before: Ledger, after: Ledger) -> Iterator[Entry]:
     """The lines that take the history from `before` to `after`: only what
-    a run added or changed."""
-    entries: list[Entry] = []
+    a run added or changed, each made when it is asked for (a first run of
+    a large site has a million of them)."""
     if (after.site_key, after.created) != (before.site_key, before.created):
         line = site_line(after)
-        entries.append(Entry("site", [after.site_key, line.get("created")], encode(line)))
+        yield Entry("site", [after.site_key, line.get("created")], encode(line))
     new_pages, _, _ = _changes(before.pages, after.pages)
-    entries += [Entry("page", ((name, sha), seen), encode(page_line(name, sha, seen))) for (name, sha), seen in sorted(new_pages.items())]
-    new_categories = sorted(_new_items(before.categories, after.categories).items(), key=lambda kv: kv[1])
-    entries += [Entry("category", (name, slug), encode(category_line(name, slug))) for name, slug in new_categories]
-    new_aliases = sorted(_new_items(before.aliases, after.aliases).items())
-    entries += [Entry("alias", (key, article), encode(alias_line(key, article))) for key, article in new_aliases]
+    for (name, sha), seen in sorted(new_pages.items()):
+        yield Entry("page", ((name, sha), seen), encode(page_line(name, sha, seen)))
+    for name, slug in sorted(_new_items(before.categories, after.categories).items(), key=lambda kv: kv[1]):
+        yield Entry("category", (name, slug), encode(category_line(name, slug)))
+    for key, article in sorted(_new_items(before.aliases, after.aliases).items()):
+        yield Entry("alias", (key, article), encode(alias_line(key, article)))
     known_splits = set(before.splits)
-    entries += [Entry("split", s, encode(split_line(s))) for s in after.splits if s not in known_splits]
+    for s in after.splits:
+        if s not in known_splits:
+            yield Entry("split", s, encode(split_line(s)))
     changed, removed, added = _changes(before.records, after.records)
     for article in sorted(removed):
-        entries.append(Entry("folded", article, encode({"kind": "folded", "id": article, "into": after.aliases.get(before.records[article].key)})))
+        yield Entry("folded", article, encode({"kind": "folded", "id": article, "into": after.aliases.get(before.records[article].key)}))
     for record in sorted(changed.values(), key=lambda r: (r.seq, r.id)):
         # A record the overlay saw missing from the table is new: no need
         # to look up what it was.
         if record.id in added or before.records.get(record.id) != record:
-            entries.append(Entry("article", record, encode(record_line(record))))
-    return entries
+            yield Entry("article", record, encode(record_line(record)))
 
 
 def _new_items(before, after) -> dict:
