@@ -10,7 +10,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator
 
 from filelock import FileLock
 
@@ -170,11 +170,13 @@ def _export(
             known = {**recorded, **books.entries(_page_file(article) for article in changed)}
         targets = pages + documents  # write order: article pages come first
         entries, todo = _unchanged(targets, known, pending, tree)
-        produced = {target.file for target in targets}
+        # What the last build or a killed one wrote that this one does not.
         # Only names that pass is_own_name are ever deleted: a damaged manifest
         # must not make a build delete anything outside its folder.
-        stale = sorted(name for name in (set(known) | pending) - produced if is_own_name(name))
-        total = len(targets) if changed is None else books.count() + len(produced - set(known)) - len(set(stale) & set(known))
+        unproduced = set(known) | pending
+        unproduced.difference_update(target.file for target in targets)
+        stale = sorted(name for name in unproduced if is_own_name(name))
+        total = len(targets) if changed is None else books.count() + sum(target.file not in known for target in targets) - len(set(stale) & set(known))
         if apply and (todo or stale):
             journal = sorted(pending | {target.file for target in todo} | set(stale))
             folder.write(PENDING_NAME, json.dumps(journal, ensure_ascii=False).encode("utf-8"))
@@ -199,9 +201,7 @@ def _export(
             tree.sync()  # every file in place on disk before the manifest vouches for it
             entry_sizes = {t.file: entries[t.file].size for t in documents if orders[t][0] in ENTRY_LEVELS}
             header = Manifest(renderer, inputs, dict(summary, files=total), entry_sizes, site.catalog.position)
-            # Rows the manifest already holds as they are are not written again.
-            page_files = {target.file for target in pages}
-            files = {t.file: Row(entries[t.file], t.file in page_files, t.archive) for t in targets if changed is None or known.get(t.file) != entries[t.file]}
+            files = _rows(pages, documents, entries, known if changed is not None else None)
             if changed is None:  # streamed into the manifest: a row per article of the site
                 listed: Iterable[tuple] = (Listed.of(article).row() for article in site.catalog.every_article())
                 unlisted: Iterable[str] = ()
@@ -214,6 +214,17 @@ def _export(
             folder.remove(PENDING_NAME)
             folder.sync()
     return outcome
+
+
+def _rows(pages: list, documents: list, entries: dict[str, Entry], known: dict[str, Entry] | None) -> Iterator[tuple[str, Row]]:
+    """The manifest rows of a build's files, streamed into the manifest as it
+    saves them (there is one per article page); with `known`, only those the
+    manifest does not already hold as they are."""
+    for page, targets in ((True, pages), (False, documents)):
+        for target in targets:
+            entry = entries[target.file]
+            if known is None or known.get(target.file) != entry:
+                yield target.file, Row(entry, page, target.archive)
 
 
 def _documents(site, earlier: Earlier | None) -> tuple:

@@ -202,7 +202,7 @@ class Books:
     def save(
         self,
         header: Manifest,
-        files: dict[str, Row],
+        files: Iterable[tuple[str, Row]],
         removed: Iterable[str],
         blocks: dict[tuple[str, int], tuple[int, int, str]],
         archive_counts: dict[str, int],
@@ -228,7 +228,7 @@ class Books:
             db.executemany("DELETE FROM files WHERE file = ?", ((file,) for file in removed))
             db.executemany(
                 "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?)",
-                ((file, *row.entry, int(row.page), *(row.archive or (None, None))) for file, row in files.items()),
+                ((file, *row.entry, int(row.page), *(row.archive or (None, None))) for file, row in files),
             )
             db.executemany("INSERT INTO feeds VALUES (?, ?)", sorted(contexts.items()))
             # The archives of feeds that are no more, and past each feed's last.
