@@ -10,7 +10,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterable
 
 from filelock import FileLock
 
@@ -29,12 +29,12 @@ from feedsvc.publish.manifest import (
     Books,
     Entry,
     Manifest,
-    Row,
     entry_files_in_place,
     finished_build,
     is_own_name,
     read_header,
     read_pending,
+    rows_of,
     state_folder,
 )
 from feedsvc.store.stamps import STAMPS_NAME, Stamps
@@ -201,7 +201,7 @@ def _export(
             tree.sync()  # every file in place on disk before the manifest vouches for it
             entry_sizes = {t.file: entries[t.file].size for t in documents if orders[t][0] in ENTRY_LEVELS}
             header = Manifest(renderer, inputs, dict(summary, files=total), entry_sizes, site.catalog.position)
-            files = _rows(pages, documents, entries, known if changed is not None else None)
+            files = rows_of(pages, documents, entries, known if changed is not None else None)
             if changed is None:  # streamed into the manifest: a row per article of the site
                 listed: Iterable[tuple] = (Listed.of(article).row() for article in site.catalog.every_article())
                 unlisted: Iterable[str] = ()
@@ -214,17 +214,6 @@ def _export(
             folder.remove(PENDING_NAME)
             folder.sync()
     return outcome
-
-
-def _rows(pages: list, documents: list, entries: dict[str, Entry], known: dict[str, Entry] | None) -> Iterator[tuple[str, Row]]:
-    """The manifest rows of a build's files, streamed into the manifest as it
-    saves them (there is one per article page); with `known`, only those the
-    manifest does not already hold as they are."""
-    for page, targets in ((True, pages), (False, documents)):
-        for target in targets:
-            entry = entries[target.file]
-            if known is None or known.get(target.file) != entry:
-                yield target.file, Row(entry, page, target.archive)
 
 
 def _documents(site, earlier: Earlier | None) -> tuple:

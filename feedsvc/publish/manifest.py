@@ -30,7 +30,7 @@ import os
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, NamedTuple
+from typing import Iterable, Iterator, NamedTuple
 
 from feedsvc.config import Config
 from feedsvc.publish.inputs import MANIFEST_VERSION
@@ -70,6 +70,17 @@ class Row(NamedTuple):
     entry: Entry
     page: bool  # an article page
     archive: tuple[str, int] | None  # (feed, number) of an archive document
+
+
+def rows_of(pages: list, documents: list, entries: dict[str, Entry], known: dict[str, Entry] | None) -> Iterator[tuple[str, Row]]:
+    """The manifest rows of a build's files, streamed into the manifest as it
+    saves them (there is one per article page); with `known`, only those the
+    manifest does not already hold as they are."""
+    for page, targets in ((True, pages), (False, documents)):
+        for target in targets:
+            entry = entries[target.file]
+            if known is None or known.get(target.file) != entry:
+                yield target.file, Row(entry, page, target.archive)
 
 
 @dataclass(frozen=True)
