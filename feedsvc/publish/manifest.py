@@ -243,7 +243,7 @@ class Books:
     def save(
         self,
         header: Manifest,
-        files: Rows,
+        rows: Rows,
         removed: Iterable[str],
         blocks: dict[tuple[str, int], tuple[int, int, str]],
         archive_counts: dict[str, int],
@@ -252,8 +252,8 @@ class Books:
         unlisted: Iterable[str],
         whole: bool,
     ) -> None:
-        """Record one build in one transaction: its header, the files it
-        wrote or checked, the files it removed, the archives whose members
+        """Record one build in one transaction: its header, the rows of the
+        files it wrote or checked, the files it removed, the archives whose members
         it digested (the rows of the others stand), how many archives each
         feed has, every feed's context, and the articles it published
         (rows) or no longer does (ids). With `whole`, the files and
@@ -267,11 +267,11 @@ class Books:
                     db.execute(f"DELETE FROM {table}")  # noqa: S608 - names from this line
             db.execute("DELETE FROM feeds")
             db.executemany("DELETE FROM files WHERE file = ?", ((file,) for file in removed))
-            files.flush()
+            rows.flush()
             db.execute(_STAGED)
             db.execute("INSERT OR REPLACE INTO files SELECT file, fingerprint, size, sha256, 1, NULL, NULL FROM temp.staged")
             db.execute("DELETE FROM temp.staged")
-            db.executemany("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?)", files.document_rows())
+            db.executemany("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?)", rows.document_rows())
             db.executemany("INSERT INTO feeds VALUES (?, ?)", sorted(contexts.items()))
             # The archives of feeds that are no more, and past each feed's last.
             db.execute("DELETE FROM archives WHERE feed NOT IN (SELECT feed FROM feeds)")
