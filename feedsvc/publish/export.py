@@ -29,7 +29,7 @@ from feedsvc.publish.manifest import (
     Books,
     Entry,
     Manifest,
-    Row,
+    Rows,
     entry_files_in_place,
     finished_build,
     is_own_name,
@@ -169,18 +169,21 @@ def _export(
             pages = sorted(fingerprints.article_pages(changed), key=_file)
             known = {**recorded, **books.entries(_page_file(article) for article in changed)}
         targets = pages + documents  # write order: article pages come first
-        entries, todo = _unchanged(targets, known, pending, tree)
-        produced = {target.file for target in targets}
+        rows = Rows(books if apply else None, {target.file: target.archive for target in documents}, known if changed is not None else None)
+        todo = _unchanged(targets, known, pending, tree, rows)
+        # What the last build or a killed one wrote that this one does not.
         # Only names that pass is_own_name are ever deleted: a damaged manifest
         # must not make a build delete anything outside its folder.
-        stale = sorted(name for name in (set(known) | pending) - produced if is_own_name(name))
-        total = len(targets) if changed is None else books.count() + len(produced - set(known)) - len(set(stale) & set(known))
+        unproduced = set(known) | pending
+        unproduced.difference_update(target.file for target in targets)
+        stale = sorted(name for name in unproduced if is_own_name(name))
+        total = len(targets) if changed is None else books.count() + sum(target.file not in known for target in targets) - len(set(stale) & set(known))
         if apply and (todo or stale):
             journal = sorted(pending | {target.file for target in todo} | set(stale))
             folder.write(PENDING_NAME, json.dumps(journal, ensure_ascii=False).encode("utf-8"))
             folder.sync()
 
-        states = writing.render_and_write(site, tree, todo, entries, apply, meter, len(targets), processes)
+        states = writing.render_and_write(site, tree, todo, rows.add, apply, meter, len(targets), processes)
         # In write order, whichever process rendered each file.
         for target in todo:
             state = states[target.file]
@@ -197,11 +200,8 @@ def _export(
         outcome.unchanged = total - outcome.written
         if apply:
             tree.sync()  # every file in place on disk before the manifest vouches for it
-            entry_sizes = {t.file: entries[t.file].size for t in documents if orders[t][0] in ENTRY_LEVELS}
+            entry_sizes = {t.file: rows.documents[t.file].size for t in documents if orders[t][0] in ENTRY_LEVELS}
             header = Manifest(renderer, inputs, dict(summary, files=total), entry_sizes, site.catalog.position)
-            # Rows the manifest already holds as they are are not written again.
-            page_files = {target.file for target in pages}
-            files = {t.file: Row(entries[t.file], t.file in page_files, t.archive) for t in targets if changed is None or known.get(t.file) != entries[t.file]}
             if changed is None:  # streamed into the manifest: a row per article of the site
                 listed: Iterable[tuple] = (Listed.of(article).row() for article in site.catalog.every_article())
                 unlisted: Iterable[str] = ()
@@ -209,7 +209,7 @@ def _export(
                 listed = [Listed.of(article).row() for article in filter(None, map(site.catalog.article, changed))]
                 unlisted = sorted(set(changed) - {row[0] for row in listed})
             books.save(
-                header, files, stale, fingerprints.blocks, fingerprints.archive_counts, fingerprints.contexts, listed, unlisted, whole=changed is None
+                header, rows, stale, fingerprints.blocks, fingerprints.archive_counts, fingerprints.contexts, listed, unlisted, whole=changed is None
             )
             folder.remove(PENDING_NAME)
             folder.sync()
@@ -251,19 +251,18 @@ def _documents_in_place(documents: list, known: dict[str, Entry], tree: Tree) ->
     return all(tree.size(target.file) is not None for target in documents if target.file in known)
 
 
-def _unchanged(targets: list, known: dict[str, Entry], pending: set[str], tree: Tree) -> tuple[dict[str, Entry], list]:
-    """Split the targets, without rendering any, into files left as they
-    are (fingerprint unchanged, size on disk as recorded, and not being
-    written by a killed build) and files to render."""
-    entries: dict[str, Entry] = {}
+def _unchanged(targets: list, known: dict[str, Entry], pending: set[str], tree: Tree, rows: Rows) -> list:
+    """The targets to render: all but the files left as they are
+    (fingerprint unchanged, size on disk as recorded, and not being written
+    by a killed build), whose rows go to `rows` as they stand."""
     todo = []
     for target in targets:
         old = known.get(target.file)
         if old and old.fingerprint == target.fingerprint and tree.size(target.file) == old.size and target.file not in pending:
-            entries[target.file] = old
+            rows.add(target.file, old)
         else:
             todo.append(target)
-    return entries, todo
+    return todo
 
 
 def output_lock(config: Config, out: Path) -> FileLock:

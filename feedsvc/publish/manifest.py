@@ -30,7 +30,7 @@ import os
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, NamedTuple
+from typing import Iterable, Iterator, NamedTuple
 
 from feedsvc.config import Config
 from feedsvc.publish.inputs import MANIFEST_VERSION
@@ -64,12 +64,43 @@ class Entry(NamedTuple):
     sha256: str
 
 
-class Row(NamedTuple):
-    """One file a build wrote or checked, as it saves it."""
+# Article pages' rows held in memory before they go to the manifest's
+# temporary table, one statement for them all.
+STAGED_AT_ONCE = 1000
 
-    entry: Entry
-    page: bool  # an article page
-    archive: tuple[str, int] | None  # (feed, number) of an archive document
+
+class Rows:
+    """A build's manifest rows, gathered as its files are written or found
+    unchanged, for `Books.save`: an article page's (there is one per
+    article) waits in a temporary table of the manifest's connection, the
+    few other documents' here. `archives` holds every document but the
+    article pages, with its archive's (feed, number) or None. With `known`
+    (a build of the changed pages only), a row the manifest already holds
+    as it is is not written again. Without `books` (a build that only
+    looks), the pages' rows are dropped."""
+
+    def __init__(self, books: "Books | None", archives: dict[str, tuple[str, int] | None], known: dict[str, Entry] | None) -> None:
+        self.books, self.archives, self.known = books, archives, known
+        self.documents: dict[str, Entry] = {}
+        self._pages: list[tuple[str, Entry]] = []
+
+    def add(self, file: str, entry: Entry) -> None:
+        if file in self.archives:
+            self.documents[file] = entry
+        elif self.known is None or self.known.get(file) != entry:
+            self._pages.append((file, entry))
+            if len(self._pages) >= STAGED_AT_ONCE:
+                self.flush()
+
+    def flush(self) -> None:
+        if self.books is not None and self._pages:
+            self.books.stage_pages(self._pages)
+        self._pages = []
+
+    def document_rows(self) -> Iterator[tuple]:
+        for file, entry in self.documents.items():
+            if self.known is None or self.known.get(file) != entry:
+                yield (file, *entry, 0, *(self.archives[file] or (None, None)))
 
 
 @dataclass(frozen=True)
@@ -106,6 +137,11 @@ CREATE TRIGGER IF NOT EXISTS file_uncounted AFTER DELETE ON files BEGIN UPDATE f
 # many files the folder holds, and counting a million rows each time would
 # cost what exists, not what changed. INSERT OR REPLACE counts the replaced
 # row out only with recursive_triggers on (see _open).
+
+# Article pages' rows until the build saves them: a temporary table lives
+# outside the manifest's file and goes with the connection, so a killed
+# build leaves no trace of it.
+_STAGED = "CREATE TEMP TABLE IF NOT EXISTS staged (file TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, size INTEGER NOT NULL, sha256 TEXT NOT NULL)"
 
 
 class Books:
@@ -208,10 +244,16 @@ class Books:
             return None
         return self._db.execute("SELECT id, published, category, title, digest FROM published ORDER BY id").fetchall()
 
+    def stage_pages(self, rows: list[tuple[str, Entry]]) -> None:
+        """Hold article pages' rows for `save`."""
+        assert self._db is not None
+        self._db.execute(_STAGED)
+        self._db.executemany("INSERT OR REPLACE INTO temp.staged VALUES (?, ?, ?, ?)", ((file, *entry) for file, entry in rows))
+
     def save(
         self,
         header: Manifest,
-        files: dict[str, Row],
+        rows: Rows,
         removed: Iterable[str],
         blocks: dict[tuple[str, int], tuple[int, int, str]],
         archive_counts: dict[str, int],
@@ -220,8 +262,8 @@ class Books:
         unlisted: Iterable[str],
         whole: bool,
     ) -> None:
-        """Record one build in one transaction: its header, the files it
-        wrote or checked, the files it removed, the archives whose members
+        """Record one build in one transaction: its header, the rows of the
+        files it wrote or checked, the files it removed, the archives whose members
         it digested (the rows of the others stand), how many archives each
         feed has, every feed's context, and the articles it published
         (rows) or no longer does (ids). With `whole`, the files and
@@ -235,10 +277,11 @@ class Books:
                     db.execute(f"DELETE FROM {table}")  # noqa: S608 - names from this line
             db.execute("DELETE FROM feeds")
             db.executemany("DELETE FROM files WHERE file = ?", ((file,) for file in removed))
-            db.executemany(
-                "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?)",
-                ((file, *row.entry, int(row.page), *(row.archive or (None, None))) for file, row in files.items()),
-            )
+            rows.flush()
+            db.execute(_STAGED)
+            db.execute("INSERT OR REPLACE INTO files SELECT file, fingerprint, size, sha256, 1, NULL, NULL FROM temp.staged")
+            db.execute("DELETE FROM temp.staged")
+            db.executemany("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?)", rows.document_rows())
             db.executemany("INSERT INTO feeds VALUES (?, ?)", sorted(contexts.items()))
             # The archives of feeds that are no more, and past each feed's last.
             db.execute("DELETE FROM archives WHERE feed NOT IN (SELECT feed FROM feeds)")

@@ -217,10 +217,12 @@ class Shares:
 
 
 def render_and_write(
-    site, tree: Tree, todo: list, entries: dict[str, Entry], apply: bool, meter: Meter | None, total: int, processes: int | None
+    site, tree: Tree, todo: list, keep: Callable[[str, Entry], None], apply: bool, meter: Meter | None, total: int, processes: int | None
 ) -> dict[str, str]:
-    """Render `todo` and write what differs from the disk, adding each
-    file's manifest entry to `entries`; return each file's state ("added",
+    """Render `todo` and write what differs from the disk, handing each
+    file's manifest entry to `keep` once the file is written or staged
+    (`total` files in all, the others left as they are); return each
+    file's state ("added",
     "changed" or "unchanged"). The article
     pages are rendered in batches shared out among `processes` processes
     and written here as they come; every other document is rendered and
@@ -231,11 +233,11 @@ def render_and_write(
     others = [target for target in todo if urls.match(target.path).kind != "article"]
     batches = [pages[start : start + BATCH_FILES] for start in range(0, len(pages), BATCH_FILES)]
     states: dict[str, str] = {}
-    progress = _Progress(meter, len(entries), total)
+    progress = _Progress(meter, total - len(todo), total)
 
     def record(written: list[Written]) -> None:
         for file, entry, state in written:
-            entries[file] = entry
+            keep(file, entry)
             states[file] = state
         progress.add(len(written))
 

@@ -20,9 +20,10 @@ if TYPE_CHECKING:
     from feedsvc.site.model import Site
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Target:
-    """One URL of the site, the file the export writes it to, and its fingerprint."""
+    """One URL of the site, the file the export writes it to, and its
+    fingerprint. Slotted: a build lists one per article page."""
 
     path: str
     file: str

@@ -16,6 +16,11 @@ TEMPORARY_SUFFIX = ".tmp"
 # Past this many folders, one sync of the file system is cheaper than one
 # fsync per folder.
 FOLDERS_FLUSHED_ONE_BY_ONE = 16
+# How many folders a Folder remembers it made or saw: a build writes a
+# folder per article page, each once, so remembering them all would cost
+# memory in proportion to the site; the few folders written again and
+# again (a feed's archives) stay remembered.
+KNOWN_FOLDERS = 4096
 
 
 class Folder:
@@ -62,7 +67,7 @@ class Folder:
         """Whether the file already holds exactly these bytes."""
         size = self.size(name)
         if size is not None:
-            self._folders.add(name.rpartition("/")[0])
+            self._know(name.rpartition("/")[0])
         if size != len(body):
             return False
         try:
@@ -114,7 +119,7 @@ class Folder:
         if temporary in self._unflushed:
             self.flush()
         os.replace(temporary, name, src_dir_fd=self.fd, dst_dir_fd=self.fd)
-        self._touched.add(name.rpartition("/")[0])
+        self._touch(name.rpartition("/")[0])
 
     def write(self, name: str, body: bytes) -> None:
         self.commit(self.stage(name, body), name)
@@ -126,7 +131,7 @@ class Folder:
         except (FileNotFoundError, IsADirectoryError):
             return
         folder = name.rpartition("/")[0]
-        self._touched.add(folder)
+        self._touch(folder)
         while folder:
             try:
                 os.rmdir(folder, dir_fd=self.fd)
@@ -134,7 +139,7 @@ class Folder:
                 return
             self._folders.discard(folder)
             folder = folder.rpartition("/")[0]
-            self._touched.add(folder)
+            self._touch(folder)
 
     def sync(self) -> None:
         """Put on disk the entries of every folder a commit or removal
@@ -164,8 +169,19 @@ class Folder:
         except FileNotFoundError:
             self._make_folder(folder.rpartition("/")[0])
             os.mkdir(folder, dir_fd=self.fd)
+        self._know(folder)
+        self._touch(folder.rpartition("/")[0])
+
+    def _know(self, folder: str) -> None:
+        if len(self._folders) >= KNOWN_FOLDERS:
+            self._folders = {""}  # a forgotten folder is made again: mkdir finds it there
         self._folders.add(folder)
-        self._touched.add(folder.rpartition("/")[0])
+
+    def _touch(self, folder: str) -> None:
+        # Past FOLDERS_FLUSHED_ONE_BY_ONE, `sync` flushes the whole file
+        # system and which folders were touched no longer matters.
+        if len(self._touched) <= FOLDERS_FLUSHED_ONE_BY_ONE:
+            self._touched.add(folder)
 
 
 def atomic_write(path: Path, data: bytes) -> None:
