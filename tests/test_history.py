@@ -144,6 +144,61 @@ def test_an_unfinished_append_is_ignored_by_readers_and_removed_by_the_next_writ
     assert json.loads(again.stdout) == expected
 
 
+def killed_before_its_seal(seeds: Path, epoch: int) -> None:
+    """Run `feedsvc articles` in a child process that dies, as kill -9
+    would, just before it writes the seal that commits its lines: they are
+    on disk, unsealed, and nothing of the run's own cleanup ran."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            write_seal = history.History.write_seal
+
+            def dying(self: history.History, seal: history.Seal) -> None:
+                if seal.lines:
+                    os._exit(0)
+                write_seal(self, seal)
+
+            history.History.write_seal = dying  # type: ignore[method-assign]
+            feedsvc("articles", "--seeds", str(seeds), epoch=epoch)
+        finally:
+            os._exit(1)  # it never came to the seal
+    assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0, "the run did not reach its seal"
+
+
+def test_a_first_run_killed_before_its_seal_is_taken_back_by_the_next(seeds: Path, tmp_path: Path) -> None:
+    untouched = copy_seeds(tmp_path / "untouched")
+    expected = listing(untouched, NOW_EPOCH + HOUR)
+    killed_before_its_seal(seeds, NOW_EPOCH)
+    assert (seeds / "ledger.jsonl").stat().st_size > 0
+    # A reader ignores the unsealed lines; the next writer removes them.
+    read_only = feedsvc("articles", "--json", "--seeds", str(seeds), epoch=NOW_EPOCH + HOUR, FEEDSVC_READ_ONLY="1")
+    assert json.loads(ok(read_only).stdout) == expected
+    again = feedsvc("articles", "--json", "--seeds", str(seeds), epoch=NOW_EPOCH + HOUR)
+    assert again.exit_code == 0, again.output
+    assert "interrupted run" in again.stderr
+    assert json.loads(again.stdout) == expected
+    assert history_files(seeds) == history_files(untouched)
+
+
+def test_a_run_killed_after_starting_several_segments_leaves_none_of_them(
+    recorded: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(history, "SEGMENT_BYTES", 2_000)
+    untouched = tmp_path / "untouched"
+    shutil.copytree(recorded, untouched)
+    for seeds in (recorded, untouched):
+        (seeds / "011_many.txt").write_text("".join(story(f"Story Number {n}") for n in range(12)))
+    killed_before_its_seal(recorded, NOW_EPOCH + 48 * HOUR)
+    sealed = json.loads((recorded / "ledger.seal").read_bytes())["segments"]
+    assert len(set(history_files(recorded)) - {name for name, _, _ in sealed} - {"ledger.seal"}) >= 2
+    for epoch in (NOW_EPOCH + 49 * HOUR, NOW_EPOCH + 72 * HOUR):
+        assert listing(recorded, epoch) == listing(untouched, epoch)
+        (recorded / f"{epoch}.txt").write_text(story(f"Filed At {epoch}"))
+        (untouched / f"{epoch}.txt").write_text(story(f"Filed At {epoch}"))
+    ok(feedsvc("ledger", "verify", "--seeds", str(recorded)))
+    assert history_files(recorded) == history_files(untouched)
+
+
 # The cache is disposable
 
 

@@ -176,29 +176,29 @@ class History:
             pass
         return count
 
-    def unsealed_tail(self, seal: Seal) -> tuple[Path, int, int] | None:
-        """(segment, sealed size, bytes past it) when lines past the seal
-        are there: an append a killed writer never finished."""
+    def unsealed(self, seal: Seal) -> list[tuple[Path, int, int]]:
+        """(file, sealed size, bytes past it) of each file that holds lines
+        past the seal, an append a killed writer never finished: the last
+        sealed segment, then every segment the append started (sealed size
+        0). A first run's append may start several."""
         last = self.segment_path(len(seal.segments) or 1)
         sealed = seal.segments[-1].size if seal.segments else 0
-        try:
-            size = last.stat().st_size
-        except FileNotFoundError:
-            return None
-        extra = size - sealed
-        following = self.segment_path(len(seal.segments) + 1) if seal.segments else None
-        if following is not None and following.exists():
-            return following, 0, following.stat().st_size
-        return (last, sealed, extra) if extra > 0 else None
+        found = []
+        with contextlib.suppress(FileNotFoundError):
+            if (size := last.stat().st_size) > sealed:
+                found.append((last, sealed, size - sealed))
+        for path in self._segments_on_disk(max(len(seal.segments), 1) + 1):
+            found.append((path, 0, path.stat().st_size))
+        return found
 
     # Writing: only under the ledger's lock.
 
     def drop_unsealed(self, seal: Seal) -> int:
         """Remove what a killed writer appended past the seal; the number of
-        bytes removed."""
-        removed = 0
-        while (tail := self.unsealed_tail(seal)) is not None:
-            path, sealed, extra = tail
+        bytes removed. The last file goes first, so that a kill meanwhile
+        leaves no gap in the segments' numbers that would hide the rest."""
+        unsealed = self.unsealed(seal)
+        for path, sealed, _ in reversed(unsealed):
             if sealed == 0 and path != self.segment_path(1):
                 path.unlink()
             else:
@@ -206,14 +206,19 @@ class History:
                     stream.truncate(sealed)
                     stream.flush()
                     os.fsync(stream.fileno())
-            removed += extra
-        return removed
+        return sum(extra for _, _, extra in unsealed)
 
     def append(self, seal: Seal, lines: Iterable[bytes]) -> Seal:
         """Append `lines`, flush them, then seal them; the new seal. The
         lines are written as they come, not gathered first: a first run
         of a large site appends a million of them."""
         segments, digest = list(seal.segments), seal.digest
+        if not self.seal_path.exists():
+            # A first run seals the empty history before its first line:
+            # a kill before the real seal then leaves an unfinished append,
+            # which the next writer removes, not lines with no seal at all,
+            # which read as a damaged history.
+            self.write_seal(seal)
         try:
             with _Appender(self) as appender:
                 for line in lines:

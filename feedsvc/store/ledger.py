@@ -208,8 +208,8 @@ def verify(path: Path) -> str:
         lines = history.verify(seal)
     except LedgerError as damage:
         raise _pinpointed(history) or damage from None
-    tail = history.unsealed_tail(seal)
-    extra = f"; {tail[2]} bytes past the seal are an interrupted append, which the next writing command removes" if tail else ""
+    unsealed = sum(extra for _, _, extra in history.unsealed(seal))
+    extra = f"; {unsealed} bytes past the seal are an interrupted append, which the next writing command removes" if unsealed else ""
     return f"{path}: {lines} lines in {len(seal.segments)} file(s) match the seal{extra}"
 
 
