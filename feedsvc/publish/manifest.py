@@ -73,19 +73,22 @@ class Rows:
     """A build's manifest rows, gathered as its files are written or found
     unchanged, for `Books.save`: an article page's (there is one per
     article) waits in a temporary table of the manifest's connection, the
-    few other documents' here. `archives` holds every document but the
-    article pages, with its archive's (feed, number) or None. With `known`
-    (a build of the changed pages only), a row the manifest already holds
-    as it is is not written again. Without `books` (a build that only
-    looks), the pages' rows are dropped."""
+    few other documents' here. `documents` names every document but the
+    article pages, in write order, with its archive's (feed, number) or
+    None. With `known` (a build of the changed pages only), a row the
+    manifest already holds as it is is not written again. Without `books`
+    (a build that only looks), the pages' rows are dropped. Rows are saved
+    in an order that does not depend on which process rendered what, so
+    the manifest's bytes do not either."""
 
-    def __init__(self, books: "Books | None", archives: dict[str, tuple[str, int] | None], known: dict[str, Entry] | None) -> None:
-        self.books, self.archives, self.known = books, archives, known
+    def __init__(self, books: "Books | None", documents: dict[str, tuple[str, int] | None], known: dict[str, Entry] | None) -> None:
+        self.books, self.known = books, known
+        self._archives = documents
         self.documents: dict[str, Entry] = {}
         self._pages: list[tuple[str, Entry]] = []
 
     def add(self, file: str, entry: Entry) -> None:
-        if file in self.archives:
+        if file in self._archives:
             self.documents[file] = entry
         elif self.known is None or self.known.get(file) != entry:
             self._pages.append((file, entry))
@@ -98,9 +101,10 @@ class Rows:
         self._pages = []
 
     def document_rows(self) -> Iterator[tuple]:
-        for file, entry in self.documents.items():
+        for file, archive in self._archives.items():
+            entry = self.documents[file]
             if self.known is None or self.known.get(file) != entry:
-                yield (file, *entry, 0, *(self.archives[file] or (None, None)))
+                yield (file, *entry, 0, *(archive or (None, None)))
 
 
 @dataclass(frozen=True)
@@ -279,7 +283,7 @@ class Books:
             db.executemany("DELETE FROM files WHERE file = ?", ((file,) for file in removed))
             rows.flush()
             db.execute(_STAGED)
-            db.execute("INSERT OR REPLACE INTO files SELECT file, fingerprint, size, sha256, 1, NULL, NULL FROM temp.staged")
+            db.execute("INSERT OR REPLACE INTO files SELECT file, fingerprint, size, sha256, 1, NULL, NULL FROM temp.staged ORDER BY file")
             db.execute("DELETE FROM temp.staged")
             db.executemany("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?)", rows.document_rows())
             db.executemany("INSERT INTO feeds VALUES (?, ?)", sorted(contexts.items()))

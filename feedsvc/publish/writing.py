@@ -222,10 +222,9 @@ def render_and_write(
     """Render `todo` and write what differs from the disk, handing each
     file's manifest entry to `keep` once the file is written or staged
     (`total` files in all, the others left as they are); return each
-    file's state ("added",
-    "changed" or "unchanged"). The article
-    pages are rendered in batches shared out among `processes` processes
-    and written here as they come; every other document is rendered and
+    file's state ("added", "changed" or "unchanged"). The article pages
+    are rendered in batches shared out among `processes` processes and
+    written here as they come; every other document is rendered and
     staged meanwhile (the formats of one document together), and renamed
     into place in write order once every article page is: no feed or page
     ever links to an article page that is not there yet."""
