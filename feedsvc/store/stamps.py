@@ -48,11 +48,10 @@ class Stamps:
     def remembered(self, page: PageFile) -> str | None:
         """The recorded SHA-256 of `page` when its stat as listed says it is
         unchanged, without reading it; None when it must be read."""
-        stat = page.stat
         entry = self._entries.get(page.location)
-        if entry is None or entry[:4] != [stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns]:
+        if entry is None or entry[:4] != _identity(page.stat):
             return None
-        if stat.st_ctime_ns >= self._trusted_before:
+        if page.stat.st_ctime_ns >= self._trusted_before:
             return None
         self._used[page.location] = entry
         return entry[4]
@@ -64,8 +63,7 @@ class Stamps:
         remembered = self.remembered(page)
         if remembered is not None:
             return remembered
-        stat = os.stat(page.location)
-        identity = [stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns]
+        identity = _identity(os.stat(page.location))
         if data is None:
             with open(page.location, "rb") as handle:
                 sha = hashlib.file_digest(handle, "sha256").hexdigest()
@@ -85,3 +83,9 @@ class Stamps:
         except TypeError:  # a file name that is not UTF-8 (kept as surrogates), which only json writes
             data = json.dumps(self._used, sort_keys=True, separators=(",", ":")).encode("utf-8")
         atomic_write(self.path, data)
+
+
+def _identity(stat: os.stat_result) -> list[int]:
+    """What a recorded digest is trusted by: a file whose inode, size,
+    mtime and ctime are these was not written since."""
+    return [stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns]
