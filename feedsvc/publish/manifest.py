@@ -83,12 +83,12 @@ class Rows:
 
     def __init__(self, books: "Books | None", documents: dict[str, tuple[str, int] | None], known: dict[str, Entry] | None) -> None:
         self.books, self.known = books, known
-        self._archives = documents
+        self._archive_of = documents
         self.documents: dict[str, Entry] = {}
         self._pages: list[tuple[str, Entry]] = []
 
     def add(self, file: str, entry: Entry) -> None:
-        if file in self._archives:
+        if file in self._archive_of:
             self.documents[file] = entry
         elif self.known is None or self.known.get(file) != entry:
             self._pages.append((file, entry))
@@ -101,7 +101,7 @@ class Rows:
         self._pages = []
 
     def document_rows(self) -> Iterator[tuple]:
-        for file, archive in self._archives.items():
+        for file, archive in self._archive_of.items():
             entry = self.documents[file]
             if self.known is None or self.known.get(file) != entry:
                 yield (file, *entry, 0, *(archive or (None, None)))
@@ -180,6 +180,7 @@ class Books:
             # The default rollback journal, not WAL: a build that only looks
             # (--check) then reads it without creating any file.
             db.executescript(_SCHEMA)
+            db.execute(_STAGED)
         return db
 
     def _header(self) -> Manifest | None:
@@ -251,7 +252,6 @@ class Books:
     def stage_pages(self, rows: list[tuple[str, Entry]]) -> None:
         """Hold article pages' rows for `save`."""
         assert self._db is not None
-        self._db.execute(_STAGED)
         self._db.executemany("INSERT OR REPLACE INTO temp.staged VALUES (?, ?, ?, ?)", ((file, *entry) for file, entry in rows))
 
     def save(
@@ -282,7 +282,6 @@ class Books:
             db.execute("DELETE FROM feeds")
             db.executemany("DELETE FROM files WHERE file = ?", ((file,) for file in removed))
             rows.flush()
-            db.execute(_STAGED)
             db.execute("INSERT OR REPLACE INTO files SELECT file, fingerprint, size, sha256, 1, NULL, NULL FROM temp.staged ORDER BY file")
             db.execute("DELETE FROM temp.staged")
             db.executemany("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?)", rows.document_rows())
