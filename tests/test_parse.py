@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from feedsvc.store import lines as codec
 from feedsvc.core.models import Ledger
 from feedsvc.core.merge import ParsedPage, Site, articles, normalize
+from feedsvc.store.scratch import TemporaryScratch
 from feedsvc.store.seeds import decode_page
 from feedsvc.core.parse import Limits, parse_page
 
@@ -284,7 +285,7 @@ def test_no_page_raises_or_leaks_forbidden_characters(data: bytes) -> None:
         for text in (item.title, item.summary, item.category or ""):
             assert not NOT_ALLOWED.search(text)
     parsed = [ParsedPage(page.name, page.sha256, page.number, tuple(items))] if items else []
-    update = normalize(parsed, Ledger(), Site(), NOW)
+    update = normalize(parsed, Ledger(), Site(), NOW, TemporaryScratch())
     for article in articles(update.ledger, "site"):
         for text in (article.title, article.summary, article.category, article.category_slug, article.id, article.iri):
             assert not NOT_ALLOWED.search(text)

@@ -32,14 +32,15 @@ import functools
 import re
 import uuid
 from dataclasses import dataclass, replace
-from typing import Mapping
+from typing import Iterable, Mapping
 
 from feedsvc.core.models import Article, Ledger, RawItem, Record, Split, Withdrawal
 from feedsvc.core.tables import Pages, recency
 from feedsvc.core.text import article_id, article_iri, category_slug, content_hash, keyword_pattern, site_namespace, title_key
 from feedsvc.core.models import CategoryRule, TopicRule
 from feedsvc.core.topics import matches
-from feedsvc.core.same_day import space_same_day
+from feedsvc.core.same_day import space_same_day, untimed_day
+from feedsvc.core.scratch import Scratch
 
 UTC = dt.timezone.utc
 SECOND = dt.timedelta(seconds=1)
@@ -75,65 +76,80 @@ class _Occurrence:
     seen: dt.datetime
     key: str
 
-    @property
-    def listing_order(self) -> tuple:
-        """Newest scrape first, then the site's own order."""
-        return (-self.seen.timestamp(), self.item.page_number, self.item.page, self.item.position)
 
-
-def normalize(pages: list[ParsedPage], ledger: Ledger, site: Site, now: dt.datetime) -> Update:
+def normalize(pages: Iterable[ParsedPage], ledger: Ledger, site: Site, now: dt.datetime, scratch: Scratch) -> Update:
+    """`pages` may be a generator: each page's cards go to `scratch` as it
+    comes, and the new records are kept there too, so that a first run of
+    a large site holds neither in memory. The new ledger reads its new
+    records from `scratch`."""
     page_seen = ledger.pages.changed()
-    for page in pages:
-        page_seen.setdefault((page.name, page.sha256), now)
-    occurrences = _occurrences(pages, page_seen, ledger)
-    categories = _Categories(ledger.categories)
     records = ledger.records.changed()
-    fresh: list[tuple[str, list[_Occurrence]]] = []
-    changed = []
-    for article, found in occurrences.items():
-        found.sort(key=lambda occurrence: occurrence.listing_order)
-        record = records.get(article)
+    categories = _Categories(ledger.categories)
+    seen_of = _take_in(pages, page_seen, ledger, now, scratch)
+    changed, known = [], []
+    for article in scratch.articles():
+        record = records.find(article)
         if record is None:
-            fresh.append((article, found))
             continue
-        revisited = _revisit(record, found, categories, site.zone, now)
+        known.append(article)
+        revisited = _revisit(record, _occurrences(scratch.cards_of(article), seen_of), categories, site.zone, now)
         if revisited != record:
             records[article] = revisited
             if revisited.content_hash != record.content_hash:
                 changed.append(article)
-    fresh.sort(key=lambda pair: pair[1][0].listing_order)
-    created = [_create(article, found, rank, site, categories, now) for rank, (article, found) in enumerate(fresh)]
-    del occurrences, fresh  # every card seen: the records hold what the rest needs of them
-    _space_undated(created, now)
-    space_same_day(created, ledger.records, site.zone)
-    next_seq = records.max_seq() + 1
+    scratch.mark_known(known)
+    undated = 0
+    for rank, (article, cards) in enumerate(scratch.new_articles()):
+        record = _create(article, _occurrences(cards, seen_of), site, categories, now)
+        if record.date_source == "first_seen":
+            # Undated articles seen in one run are published a second
+            # apart in listing order: the top of page 000 is newest.
+            moment = now - undated * SECOND
+            record = replace(record, published=moment, updated=moment)
+            undated += 1
+        scratch.add_record(record, rank, untimed_day(record, site.zone))
+    scratch.records_made()
+    space_same_day(scratch, ledger.records, site.zone)
     # Oldest first: the order archives fill in, and the order in which a
     # subscription feed's newest N are counted.
-    created.sort(key=lambda pair: (pair[0].published, -pair[1], pair[0].id))
-    for offset, (record, rank) in enumerate(created):
-        # Each record replaced, not kept beside its numbered copy: a first
-        # run of a large site holds a million of them.
-        created[offset] = (replace(record, seq=next_seq + offset), rank)
-        records[record.id] = created[offset][0]
-    for record in records.changes.values():
+    scratch.number(records.max_seq() + 1)
+    # Every new record's category was settled as it was made.
+    for record in records.changes.recent.values():
         if record.category not in categories:
             categories[record.category] = category_slug(record.category, categories.slugs)
+    records.changes.adopt(scratch)
     new_ledger = replace(ledger, pages=page_seen, records=records, categories=dict(categories))
-    return Update(new_ledger, tuple(sorted(record.id for record, _ in created)), tuple(sorted(changed)))
+    return Update(new_ledger, tuple(scratch.ids()), tuple(sorted(changed)))
 
 
-def _occurrences(pages: list[ParsedPage], page_seen: Pages, ledger: Ledger) -> dict[str, list[_Occurrence]]:
+def _take_in(pages: Iterable[ParsedPage], page_seen: Pages, ledger: Ledger, now: dt.datetime, scratch: Scratch) -> list[dt.datetime]:
+    """Every card into `scratch`, by the article it belongs to; a page not
+    seen before is recorded in `page_seen` as seen `now`. Returns when each
+    page was seen, by its number in `scratch`."""
     splits = _splits_by_id(ledger.splits)
-    found: dict[str, list[_Occurrence]] = {}
-    for page in pages:
+    listed: list[tuple[dt.datetime, int, str]] = []
+    for number, page in enumerate(pages):
+        page_seen.setdefault((page.name, page.sha256), now)
         # A page's age is that of its bytes: a renamed or restored copy of
         # an older file never wins back over a newer scrape.
         seen = page_seen.content_seen(page.sha256)
+        cards = []
         for item in page.items:
             key = title_key(item.title)
-            article = resolve_id(key, seen, ledger.aliases, splits, page.name)
-            found.setdefault(article, []).append(_Occurrence(item, seen, key))
-    return found
+            cards.append((resolve_id(key, seen, ledger.aliases, splits, page.name), item, key))
+        scratch.add_cards(number, cards)
+        listed.append((seen, page.number, page.name))
+    # Listing order: newest scrape first, then the site's own order.
+    in_order = sorted(range(len(listed)), key=lambda n: (-listed[n][0].timestamp(), listed[n][1], listed[n][2]))
+    ranks = [0] * len(listed)
+    for rank, number in enumerate(in_order):
+        ranks[number] = rank
+    scratch.rank_pages(ranks)
+    return [seen for seen, _, _ in listed]
+
+
+def _occurrences(cards: list[tuple[int, RawItem, str]], seen_of: list[dt.datetime]) -> list[_Occurrence]:
+    return [_Occurrence(item, seen_of[page], key) for page, item, key in cards]
 
 
 def _splits_by_id(splits: tuple[Split, ...]) -> dict[str, list[Split]]:
@@ -153,9 +169,8 @@ def resolve_id(key: str, seen: dt.datetime, aliases: dict[str, str], splits: dic
     return article
 
 
-def _create(
-    article: str, found: list[_Occurrence], rank: int, site: Site, categories: dict[str, str], now: dt.datetime
-) -> tuple[Record, int]:
+def _create(article: str, found: list[_Occurrence], site: Site, categories: dict[str, str], now: dt.datetime) -> Record:
+    """A new record of an article's cards, newest first."""
     best = found[0]
     dated = next((o.item.date for o in found if o.item.date), None)
     moment = next((o.item.moment for o in found if o.item.date), None)
@@ -166,7 +181,7 @@ def _create(
         category, source = categorize(best.item.title, best.item.summary, site.rules, site.default_category)
     category = _settle(category, categories)
     published = moment or (midnight(dated, site.zone) if dated else now)
-    record = Record(
+    return Record(
         id=article,
         seq=0,
         key=best.key,
@@ -186,18 +201,6 @@ def _create(
         link=newest_link(found),
         link_seen=now if newest_link(found) else None,
     )
-    return record, rank
-
-
-def _space_undated(created: list[tuple[Record, int]], now: dt.datetime) -> None:
-    """Undated articles seen in one run are published a second apart in
-    listing order: the top of page 000 is newest."""
-    undated = 0
-    for index, (record, rank) in enumerate(created):
-        if record.date_source == "first_seen":
-            moment = now - undated * SECOND
-            created[index] = (replace(record, published=moment, updated=moment), rank)
-            undated += 1
 
 
 def _revisit(

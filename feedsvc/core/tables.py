@@ -15,8 +15,13 @@ from typing import TYPE_CHECKING, Iterable, Iterator, Mapping, MutableMapping
 
 if TYPE_CHECKING:  # models builds its Ledger from these tables
     from feedsvc.core.models import Record
+    from feedsvc.core.scratch import Scratch
 
 PageKey = tuple[str, str]  # (file name, sha256 of its bytes)
+
+
+def _by_seq(record: "Record") -> tuple[int, str]:
+    return record.seq, record.id
 
 
 def recency(item: "Record") -> tuple[dt.datetime, int]:
@@ -66,12 +71,88 @@ class Records(Mapping[str, "Record"]):
         return ChangedRecords(self)
 
 
+class Changes(MutableMapping[str, "Record"]):
+    """A run's new and changed records: those changed one by one in a dict,
+    over the new records merges made in bulk and keep outside memory
+    (core.scratch). The bulk stores are read-only and hold different ids;
+    a record set here hides its bulk copy, and a deleted one is dropped."""
+
+    def __init__(self) -> None:
+        self.recent: dict[str, "Record"] = {}
+        self.bulk: tuple["Scratch", ...] = ()
+        self.dropped: set[str] = set()
+
+    def adopt(self, store: "Scratch") -> None:
+        self.bulk += (store,)
+
+    def in_bulk(self, article: str) -> bool:
+        """Whether a merge made this record in bulk: it is new."""
+        return article not in self.dropped and any(store.holds(article) for store in self.bulk)
+
+    def __getitem__(self, article: str) -> "Record":
+        if article in self.recent:
+            return self.recent[article]
+        if article not in self.dropped:
+            for store in self.bulk:
+                if (record := store.get(article)) is not None:
+                    return record
+        raise KeyError(article)
+
+    def __contains__(self, article: object) -> bool:
+        return article in self.recent or (isinstance(article, str) and self.in_bulk(article))
+
+    def __setitem__(self, article: str, record: "Record") -> None:
+        self.recent[article] = record
+        self.dropped.discard(article)
+
+    def __delitem__(self, article: str) -> None:
+        if article not in self:
+            raise KeyError(article)
+        self.recent.pop(article, None)
+        if self.in_bulk(article):
+            self.dropped.add(article)
+
+    def _bulk_ids(self) -> Iterator[str]:
+        for store in self.bulk:
+            yield from (article for article in store.ids() if article not in self.recent and article not in self.dropped)
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self.recent
+        yield from self._bulk_ids()
+
+    def __len__(self) -> int:
+        return len(self.recent) + sum(1 for _ in self._bulk_ids())
+
+    def in_seq_order(self) -> Iterator[tuple["Record", bool]]:
+        """Every record by (seq, id), without holding the bulk ones, and
+        whether it was made in bulk (then it is new)."""
+        recent = ((record, False) for record in sorted(self.recent.values(), key=_by_seq))
+        in_bulk = (
+            ((record, True) for record in store.in_seq_order() if record.id not in self.recent and record.id not in self.dropped)
+            for store in self.bulk
+        )
+        return heapq.merge(recent, *in_bulk, key=lambda pair: _by_seq(pair[0]))
+
+    def max_seq(self) -> int:
+        return max([0, *(record.seq for record in self.recent.values()), *(store.max_seq() for store in self.bulk)])
+
+    def latest_published(self, start: dt.datetime, end: dt.datetime) -> dt.datetime | None:
+        found = [r.published for r in self.recent.values() if start <= r.published < end]
+        found += [store.latest_published(start, end) for store in self.bulk]
+        return max((moment for moment in found if moment is not None), default=None)
+
+    def copy(self) -> "Changes":
+        copy = Changes()
+        copy.recent, copy.bulk, copy.dropped = dict(self.recent), self.bulk, set(self.dropped)
+        return copy
+
+
 class ChangedRecords(Records, MutableMapping[str, "Record"]):
     """A run's new and changed records over a table it leaves untouched."""
 
     def __init__(self, base: Records) -> None:
         self.base = base
-        self.changes: dict[str, "Record"] = {}
+        self.changes = Changes()
         self.removed: set[str] = set()
         # Ids the base was asked for and does not hold: the base never
         # changes under the overlay, so a record set under one is new.
@@ -88,6 +169,16 @@ class ChangedRecords(Records, MutableMapping[str, "Record"]):
             self._absent.add(article)
             raise
 
+    def find(self, article: str) -> "Record | None":
+        """The record, if there is one, without remembering that there is
+        none: a first run asks about every article it then makes in bulk,
+        which are known new anyway."""
+        if article in self.changes:
+            return self.changes[article]
+        if article in self.removed or article in self._absent:
+            return None
+        return self.base.get(article)
+
     def __contains__(self, article: object) -> bool:
         if article in self.changes:
             return True
@@ -98,10 +189,11 @@ class ChangedRecords(Records, MutableMapping[str, "Record"]):
         self._absent.add(article)  # type: ignore[arg-type]
         return False
 
-    @property
-    def added(self) -> set[str]:
-        """The changed records the base is known not to hold: new ones."""
-        return {article for article in self.changes if article in self._absent}
+    def changes_in_seq_order(self) -> Iterator[tuple["Record", bool]]:
+        """Every changed record by (seq, id), and whether the base is known
+        not to hold it (then there is nothing to compare it with)."""
+        for record, made in self.changes.in_seq_order():
+            yield record, made or record.id in self._absent
 
     def __setitem__(self, article: str, record: "Record") -> None:
         self.changes[article] = record
@@ -119,10 +211,12 @@ class ChangedRecords(Records, MutableMapping[str, "Record"]):
         yield from self.changes
 
     def __len__(self) -> int:
-        return len(self.base) - len(self.removed) + sum(1 for article in self.changes if article not in self.base)
+        # Records made in bulk are new: only the others are looked up.
+        added = sum(1 for article in self.changes.recent if article not in self.base) + len(self.changes) - len(self.changes.recent)
+        return len(self.base) - len(self.removed) + added
 
     def max_seq(self) -> int:
-        return max([self.base.max_seq(), *(record.seq for record in self.changes.values())])
+        return max(self.base.max_seq(), self.changes.max_seq())
 
     def any_published(self, besides: frozenset[str] = frozenset()) -> bool:
         if any(record.withdrawn is None for article, record in self.changes.items() if article not in besides):
@@ -133,8 +227,7 @@ class ChangedRecords(Records, MutableMapping[str, "Record"]):
         # The base's answer may come from a record changed since; published
         # only ever moves by an operator's edit, so checking changes is enough
         # for the question asked (the latest time of a date).
-        found = [self.base.latest_published(start, end)]
-        found += [r.published for r in self.changes.values() if start <= r.published < end]
+        found = [self.base.latest_published(start, end), self.changes.latest_published(start, end)]
         return max((moment for moment in found if moment is not None), default=None)
 
     def newest_first(self) -> Iterator["Record"]:
@@ -147,7 +240,7 @@ class ChangedRecords(Records, MutableMapping[str, "Record"]):
         """A copy to change further, over the same base: however many steps
         a run takes, its changes stay one overlay on the stored table."""
         copy = ChangedRecords(self.base)
-        copy.changes, copy.removed, copy._absent = dict(self.changes), set(self.removed), set(self._absent)
+        copy.changes, copy.removed, copy._absent = self.changes.copy(), set(self.removed), set(self._absent)
         return copy
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import itertools
 from dataclasses import dataclass, field, replace
 from typing import Callable, Iterable, Iterator, Mapping
 
@@ -18,6 +19,7 @@ from feedsvc.core.models import Article, Ledger, Page, Problem, Withdrawal
 from feedsvc.core.parse import Limits
 from feedsvc.store import ledger as ledger_file
 from feedsvc.store.reading import read_cards
+from feedsvc.store.scratch import TemporaryScratch
 from feedsvc.store.seeds import PageFile, decode_page, list_pages, read_bytes
 from feedsvc.store.stamps import Stamps
 
@@ -171,14 +173,14 @@ def _transact(
         pages = list(pages)  # parsed again once the mark is applied
     tally = _Tally()
     in_cards: list[Problem] = []
-    parsed, cardless = _parse(config, tally.count(pages, current, every=reprocess and change is None), in_cards, current, now)
-    found = problems + in_cards  # the files' problems first: every file has been read by now
+    parsed = _parse(config, tally.count(pages, current, every=reprocess and change is None), in_cards, current, now, tally)
     update = _merge(config, parsed, current, now)
+    found = problems + in_cards  # the files' problems first: every file has been read by now
     if change is not None:
         changed = change(update.ledger)
         update = Update(changed, update.new, update.changed)
         if reprocess:  # the mark changes how cards resolve: sort every page out anew
-            again, _ = _parse(config, pages, [], changed, now)
+            again = _parse(config, pages, [], changed, now, _Tally())
             merged = _merge(config, again, changed, now)
             update = Update(merged.ledger, update.new + merged.new, update.changed + merged.changed)
     if update.ledger.site_key != config.site_key or update.ledger.created is None:
@@ -190,9 +192,9 @@ def _transact(
         ledger=update.ledger,
         problems=tuple(found),
         pages_read=len(files),
-        pages_skipped=len(files) - tally.usable + cardless,
+        pages_skipped=len(files) - tally.usable + tally.cardless,
         new_pages=tuple(tally.new),
-        new_page_cards=sum(len(p.items) for p in parsed if (p.name, p.sha256) not in current.pages),
+        new_page_cards=tally.new_cards,
         new=update.new,
         changed=update.changed,
         written=False,
@@ -206,6 +208,8 @@ class _Tally:
     def __init__(self) -> None:
         self.usable = 0
         self.new: list[str] = []  # the names of the pages the ledger does not hold
+        self.cardless = 0  # pages parsed that had no card to merge
+        self.new_cards = 0  # cards on the pages the ledger does not hold
 
     def count(self, pages: Iterable[Page], current: Ledger, every: bool) -> Iterator[Page]:
         """The pages to parse: the new ones, or with `every` all of them."""
@@ -233,29 +237,34 @@ def _check_site_key(config: Config, ledger: Ledger) -> None:
 
 
 def _parse(
-    config: Config, pages: Iterable[Page], problems: list[Problem], current: Ledger, now: dt.datetime
-) -> tuple[list[ParsedPage], int]:
-    """The pages' cards; the second value counts pages without any. A page
-    is read as of when its bytes were first seen (dates without a year)."""
+    config: Config, pages: Iterable[Page], problems: list[Problem], current: Ledger, now: dt.datetime, tally: _Tally
+) -> Iterator[ParsedPage]:
+    """The pages' cards, a page at a time as the merge takes them in; pages
+    without any are counted in `tally`. A page is read as of when its bytes
+    were first seen (dates without a year)."""
     limits = Limits(config.max_title_chars, config.max_cards_per_page)
-    parsed, cardless = [], 0
     for page in pages:
-        items, found = read_cards(page, config, current.pages.get((page.name, page.sha256), now), limits)
+        seen = current.pages.get((page.name, page.sha256))
+        items, found = read_cards(page, config, seen or now, limits)
         problems.extend(found)
         if not items:
-            cardless += 1
+            tally.cardless += 1
             if not any(p.message.startswith("skipped") for p in found):
                 problems.append(Problem(page.name, "skipped: no article card found on the page"))
         elif is_error_page((item.title for item in items), config.error_page_titles):
-            cardless += 1
+            tally.cardless += 1
             title = items[0].title
             problems.append(Problem(page.name, f"skipped: it looks like an error or block page ({title!r}), not news; see error_page_titles"))
         else:
-            parsed.append(ParsedPage(page.name, page.sha256, page.number, tuple(items)))
-    return parsed, cardless
+            if seen is None:
+                tally.new_cards += len(items)
+            yield ParsedPage(page.name, page.sha256, page.number, tuple(items))
 
 
-def _merge(config: Config, parsed: list[ParsedPage], current: Ledger, now: dt.datetime) -> Update:
+def _merge(config: Config, parsed: Iterator[ParsedPage], current: Ledger, now: dt.datetime) -> Update:
     # With no page to merge the ledger cannot change; skipping normalize
     # keeps `current` itself, which tells the transaction not to save it.
-    return normalize(parsed, current, site_of(config), now) if parsed else Update(current, (), ())
+    first = next(parsed, None)
+    if first is None:
+        return Update(current, (), ())
+    return normalize(itertools.chain([first], parsed), current, site_of(config), now, TemporaryScratch())

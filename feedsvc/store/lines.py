@@ -181,7 +181,7 @@ def change_lines(before: Ledger, after: Ledger) -> Iterator[Entry]:
     if (after.site_key, after.created) != (before.site_key, before.created):
         line = site_line(after)
         yield Entry("site", [after.site_key, line.get("created")], encode(line))
-    new_pages, _, _ = _changes(before.pages, after.pages)
+    new_pages, _ = _changes(before.pages, after.pages)
     for (name, sha), seen in sorted(new_pages.items()):
         yield Entry("page", ((name, sha), seen), encode(page_line(name, sha, seen)))
     for name, slug in sorted(_new_items(before.categories, after.categories).items(), key=lambda kv: kv[1]):
@@ -192,13 +192,13 @@ def change_lines(before: Ledger, after: Ledger) -> Iterator[Entry]:
     for s in after.splits:
         if s not in known_splits:
             yield Entry("split", s, encode(split_line(s)))
-    changed, removed, added = _changes(before.records, after.records)
+    changed, removed = _record_changes(before.records, after.records)
     for article in sorted(removed):
         yield Entry("folded", article, encode({"kind": "folded", "id": article, "into": after.aliases.get(before.records[article].key)}))
-    for record in sorted(changed.values(), key=lambda r: (r.seq, r.id)):
-        # A record the overlay saw missing from the table is new: no need
-        # to look up what it was.
-        if record.id in added or before.records.get(record.id) != record:
+    for record, new in changed:
+        # A record the overlay knows the table lacks is new: no need to
+        # look up what it was.
+        if new or before.records.get(record.id) != record:
             yield Entry("article", record, encode(record_line(record)))
 
 
@@ -206,18 +206,26 @@ def _new_items(before, after) -> dict:
     return {key: value for key, value in after.items() if before.get(key) != value}
 
 
-def _changes(before, after) -> tuple[dict, set, Container]:
-    """What changed between two versions of a big table, the keys removed,
-    and the keys known to be new: read off the overlay a run left over the
-    stored table, and only compared item by item for tables built some
-    other way."""
+def _changes(before, after) -> tuple[dict, set]:
+    """What changed between two versions of the pages, and the keys
+    removed: read off the overlay a run left over the stored table, and
+    only compared item by item for tables built some other way."""
     if after is before:
-        return {}, set(), ()
-    if isinstance(after, ChangedRecords) and after.base is before:
-        return after.changes, set(after.removed), after.added
+        return {}, set()
     if isinstance(after, ChangedPages) and after.base is before:
-        return after.changes, set(after.removed), ()
-    return _new_items(before, after), {key for key in before if key not in after}, ()
+        return after.changes, set(after.removed)
+    return _new_items(before, after), {key for key in before if key not in after}
+
+
+def _record_changes(before, after) -> tuple[Iterable[tuple[Record, bool]], set]:
+    """The changed records by (seq, id), each with whether it is known to
+    be new, and the ids removed; as _changes does for the pages."""
+    if after is before:
+        return (), set()
+    if isinstance(after, ChangedRecords) and after.base is before:
+        return after.changes_in_seq_order(), set(after.removed)
+    changed = sorted(_new_items(before, after).values(), key=lambda record: (record.seq, record.id))
+    return ((record, False) for record in changed), {key for key in before if key not in after}
 
 
 def state_lines(ledger: Ledger) -> list[bytes]:
