@@ -15,7 +15,7 @@ from feedsvc.cli import main
 from feedsvc.config import load_config
 from feedsvc.core.merge import withdrawals
 
-from conftest import NOW_EPOCH, stored_ledger
+from conftest import NOW_EPOCH, copy_seeds, stored_ledger
 
 HOUR = 3600
 
@@ -102,6 +102,21 @@ def test_takedown_of_an_unknown_id_fails_in_one_line(seeds: Path) -> None:
     assert result.exit_code == 1
     [line] = result.stderr.splitlines()
     assert "nosuchid" in line and "feedsvc articles" in line
+
+
+@pytest.mark.parametrize("mark", ["takedown", "split"])
+def test_a_mark_given_on_the_first_run_marks_the_articles_that_run_records(tmp_path: Path, mark: str) -> None:
+    # A first run keeps the articles it records outside memory until they
+    # are written; a mark in the same run must reach them all the same.
+    stepwise, at_once = copy_seeds(tmp_path / "stepwise"), copy_seeds(tmp_path / "at once")
+    victim = listing(stepwise)[2]
+    args = [mark, victim["id"], *(["--page", victim["pages"][0]] if mark == "split" else [])]
+    for seeds in (stepwise, at_once):
+        result = feedsvc(seeds, *args)
+        assert result.exit_code == 0, result.output
+    assert listing(at_once, NOW_EPOCH + HOUR, "--all") == listing(stepwise, NOW_EPOCH + HOUR, "--all")
+    exported = [feedsvc(seeds, "ledger", "export").stdout for seeds in (stepwise, at_once)]
+    assert exported[0] == exported[1] and victim["id"] in exported[0]
 
 
 # alias

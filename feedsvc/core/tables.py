@@ -207,8 +207,14 @@ class ChangedRecords(Records, MutableMapping[str, "Record"]):
             self.removed.add(article)
 
     def __iter__(self) -> Iterator[str]:
-        yield from (article for article in self.base if article not in self.changes and article not in self.removed)
+        hidden = self._hidden()
+        yield from (article for article in self.base if article not in hidden)
         yield from self.changes
+
+    def _hidden(self) -> set[str]:
+        """The base's ids that the overlay changed or removed, asked once
+        for a pass over the whole base rather than once per record."""
+        return set(self.changes) | self.removed
 
     def __len__(self) -> int:
         # Records made in bulk are new: only the others are looked up.
@@ -232,7 +238,8 @@ class ChangedRecords(Records, MutableMapping[str, "Record"]):
 
     def newest_first(self) -> Iterator["Record"]:
         """The base's records in its order, with the changes merged in."""
-        kept = (record for record in self.base.newest_first() if record.id not in self.changes and record.id not in self.removed)
+        hidden = self._hidden()
+        kept = (record for record in self.base.newest_first() if record.id not in hidden)
         changed = sorted(self.changes.values(), key=recency, reverse=True)
         return heapq.merge(kept, changed, key=recency, reverse=True)
 
