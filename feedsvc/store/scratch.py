@@ -1,7 +1,7 @@
 """The merge's scratch store (core.scratch) in a private temporary SQLite
 database. Its cards and records cost a bounded page cache in memory;
 SQLite keeps the rest in a file of its temporary directory (TMPDIR, or
-SQLITE_TMPDIR), about 2 KB an article, which it deletes when the merge's
+SQLITE_TMPDIR), about 2.5 KB an article, which it deletes when the merge's
 result is let go. The file is unlinked as soon as it is opened, so a
 killed process leaves nothing behind.
 
