@@ -9,7 +9,8 @@ from dataclasses import replace
 
 from feedsvc.errors import UnknownArticle
 from feedsvc.core.models import Ledger, Record, Split
-from feedsvc.core.merge import Site, categorize, edit_time, file_under
+from feedsvc.core.categories import categorize, file_under
+from feedsvc.core.merge import Site, edit_time
 from feedsvc.core.text import article_iri, content_hash, site_namespace, split_id
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)

@@ -28,19 +28,18 @@ The rules that keep feeds stable:
 from __future__ import annotations
 
 import datetime as dt
-import functools
-import re
 import uuid
 from dataclasses import dataclass, replace
 from typing import Iterable, Mapping
 
 from feedsvc.core.models import Article, Ledger, RawItem, Record, Split, Withdrawal
-from feedsvc.core.tables import Pages, recency
-from feedsvc.core.text import article_id, article_iri, category_slug, content_hash, keyword_pattern, site_namespace, title_key
+from feedsvc.core.tables import ChangedRecords, Pages, recency
+from feedsvc.core.text import article_id, article_iri, category_slug, content_hash, site_namespace, title_key
 from feedsvc.core.models import CategoryRule, TopicRule
+from feedsvc.core.categories import Categories, categorize, folded, known_name, settle
 from feedsvc.core.topics import matches
 from feedsvc.core.same_day import space_same_day, untimed_day
-from feedsvc.core.scratch import Scratch
+from feedsvc.core.scratch import Card, Scratch
 
 UTC = dt.timezone.utc
 SECOND = dt.timedelta(seconds=1)
@@ -84,31 +83,10 @@ def normalize(pages: Iterable[ParsedPage], ledger: Ledger, site: Site, now: dt.d
     records from `scratch`."""
     page_seen = ledger.pages.changed()
     records = ledger.records.changed()
-    categories = _Categories(ledger.categories)
+    categories = Categories(ledger.categories)
     seen_of = _take_in(pages, page_seen, ledger, now, scratch)
-    changed, known = [], []
-    for article in scratch.articles():
-        record = records.find(article)
-        if record is None:
-            continue
-        known.append(article)
-        revisited = _revisit(record, _occurrences(scratch.cards_of(article), seen_of), categories, site.zone, now)
-        if revisited != record:
-            records[article] = revisited
-            if revisited.content_hash != record.content_hash:
-                changed.append(article)
-    scratch.mark_known(known)
-    undated = 0
-    for rank, (article, cards) in enumerate(scratch.new_articles()):
-        record = _create(article, _occurrences(cards, seen_of), site, categories, now)
-        if record.date_source == "first_seen":
-            # Undated articles seen in one run are published a second
-            # apart in listing order: the top of page 000 is newest.
-            moment = now - undated * SECOND
-            record = replace(record, published=moment, updated=moment)
-            undated += 1
-        scratch.add_record(record, rank, untimed_day(record, site.zone))
-    scratch.records_made()
+    changed = _revisit_known(scratch, seen_of, records, categories, site.zone, now)
+    _create_new(scratch, seen_of, site, categories, now)
     space_same_day(scratch, ledger.records, site.zone)
     # Oldest first: the order archives fill in, and the order in which a
     # subscription feed's newest N are counted.
@@ -120,6 +98,43 @@ def normalize(pages: Iterable[ParsedPage], ledger: Ledger, site: Site, now: dt.d
     records.changes.adopt(scratch)
     new_ledger = replace(ledger, pages=page_seen, records=records, categories=dict(categories))
     return Update(new_ledger, tuple(scratch.ids()), tuple(sorted(changed)))
+
+
+def _revisit_known(
+    scratch: Scratch, seen_of: list[dt.datetime], records: ChangedRecords, categories: dict[str, str], zone: dt.tzinfo, now: dt.datetime
+) -> list[str]:
+    """Merge the cards of the articles the ledger holds into their records,
+    in the order their first card was read; the articles whose words or
+    category changed. The others are left to `_create_new`."""
+    changed, known = [], []
+    for article in scratch.articles():
+        record = records.find(article)
+        if record is None:
+            continue
+        known.append(article)
+        revisited = _revisit(record, _occurrences(scratch.cards_of(article), seen_of), categories, zone, now)
+        if revisited != record:
+            records[article] = revisited
+            if revisited.content_hash != record.content_hash:
+                changed.append(article)
+    scratch.mark_known(known)
+    return changed
+
+
+def _create_new(scratch: Scratch, seen_of: list[dt.datetime], site: Site, categories: dict[str, str], now: dt.datetime) -> None:
+    """A record for every other article, into `scratch`, in listing order
+    of their first card."""
+    undated = 0
+    for rank, (article, cards) in enumerate(scratch.new_articles()):
+        record = _create(article, _occurrences(cards, seen_of), site, categories, now)
+        if record.date_source == "first_seen":
+            # Undated articles seen in one run are published a second
+            # apart in listing order: the top of page 000 is newest.
+            moment = now - undated * SECOND
+            record = replace(record, published=moment, updated=moment)
+            undated += 1
+        scratch.add_record(record, rank, untimed_day(record, site.zone))
+    scratch.records_made()
 
 
 def _take_in(pages: Iterable[ParsedPage], page_seen: Pages, ledger: Ledger, now: dt.datetime, scratch: Scratch) -> list[dt.datetime]:
@@ -148,7 +163,7 @@ def _take_in(pages: Iterable[ParsedPage], page_seen: Pages, ledger: Ledger, now:
     return [seen for seen, _, _ in listed]
 
 
-def _occurrences(cards: list[tuple[int, RawItem, str]], seen_of: list[dt.datetime]) -> list[_Occurrence]:
+def _occurrences(cards: list[Card], seen_of: list[dt.datetime]) -> list[_Occurrence]:
     return [_Occurrence(item, seen_of[page], key) for page, item, key in cards]
 
 
@@ -179,7 +194,7 @@ def _create(article: str, found: list[_Occurrence], site: Site, categories: dict
         category, source = trailer, "page"
     else:
         category, source = categorize(best.item.title, best.item.summary, site.rules, site.default_category)
-    category = _settle(category, categories)
+    category = settle(category, categories)
     published = moment or (midnight(dated, site.zone) if dated else now)
     return Record(
         id=article,
@@ -224,13 +239,13 @@ def _revisit(
     category, page_category = record.category, record.page_category
     trailer = next((o.item.category for o in newer if o.item.category), None)
     if trailer:
-        trailer = _known_name(trailer, categories)
+        trailer = known_name(trailer, categories)
         # A trailer is an edit only against an earlier trailer: a category
         # guessed from keywords is settled and does not jump when the site
         # first shows its own.
         # A category the operator set stays until the operator changes it.
-        if page_category is not None and _folded(trailer) != _folded(page_category) and record.category_source != "operator":
-            category = _settle(trailer, categories)
+        if page_category is not None and folded(trailer) != folded(page_category) and record.category_source != "operator":
+            category = settle(trailer, categories)
         page_category = trailer
     digest = content_hash(best.item.title, best.item.summary, category)
     # Any change of the words shown is an edit, a re-cased headline too: the
@@ -269,70 +284,9 @@ def edit_time(previous: dt.datetime, now: dt.datetime) -> dt.datetime:
     return max(now, previous + SECOND)
 
 
-def _known_name(name: str, categories: dict[str, str]) -> str:
-    """The spelling already on record for a category that differs only in
-    case or spacing, so `Logistics` and `logistics` are one category."""
-    known = categories.folded.get(_folded(name))
-    return known if known is not None else " ".join(name.split())
-
-
-def _folded(name: str) -> str:
-    return " ".join(name.casefold().split())
-
-
-def file_under(categories: dict[str, str], name: str) -> tuple[str, dict[str, str]]:
-    """The spelling on record for category `name`, and the categories
-    (name -> slug) with it recorded (a new name gets its slug)."""
-    known = _Categories(categories)
-    return _settle(name, known), dict(known)
-
-
-def _settle(name: str, categories: dict[str, str]) -> str:
-    """The spelling on record for a category an article is filed under. A
-    new name is recorded with its slug at once, so that two spellings met
-    in the same run still make one category."""
-    known = _known_name(name, categories)
-    if known not in categories:
-        categories[known] = category_slug(known, categories.slugs)
-    return known
-
-
-class _Categories(dict):
-    """Category name -> slug, that also finds a name by its folded form and
-    keeps the slugs in use as a set: a page of thousands of cards, each with
-    its own category, would otherwise scan every category for every card."""
-
-    def __init__(self, known: dict[str, str]) -> None:
-        super().__init__()
-        self.folded: dict[str, str] = {}
-        self.slugs: set[str] = set()
-        for name, slug in known.items():
-            self[name] = slug
-
-    def __setitem__(self, name: str, slug: str) -> None:
-        super().__setitem__(name, slug)
-        self.folded.setdefault(_folded(name), name)  # the first spelling on record wins
-        self.slugs.add(slug)
-
-
 def midnight(date: dt.date, zone: dt.tzinfo) -> dt.datetime:
     """00:00 on `date` in the site's time zone, as UTC."""
     return dt.datetime.combine(date, dt.time(0), tzinfo=zone).astimezone(UTC)
-
-
-def categorize(title: str, summary: str, rules: tuple[CategoryRule, ...], default: str) -> tuple[str, str]:
-    """The first keyword rule that matches, else the default category."""
-    text = f"{title}\n{summary}".casefold()
-    for category, pattern in _compiled(rules):
-        if pattern.search(text):
-            return category, "rule"
-    return default, "default"
-
-
-@functools.lru_cache(maxsize=8)
-def _compiled(rules: tuple[CategoryRule, ...]) -> list[tuple[str, re.Pattern]]:
-    compiled = [(rule.category, keyword_pattern(rule.keywords)) for rule in rules]
-    return [(category, pattern) for category, pattern in compiled if pattern is not None]
 
 
 def articles(ledger: Ledger, site_key: str) -> list[Article]:
