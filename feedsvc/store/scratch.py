@@ -32,6 +32,7 @@ CREATE TABLE created (
     id TEXT PRIMARY KEY, rank INTEGER NOT NULL, published INTEGER NOT NULL, untimed_day INTEGER,
     seq INTEGER NOT NULL DEFAULT 0, record BLOB NOT NULL
 );
+CREATE TABLE numbered (id TEXT PRIMARY KEY, seq INTEGER NOT NULL);
 """
 # SQLite's page cache and sorter memory, in KiB: enough to sort a large
 # first run's cards in few passes, small beside what holding them costs.
@@ -153,13 +154,10 @@ class TemporaryScratch(Scratch):
 
     def number(self, first_seq: int) -> None:
         self._db.execute(
-            """
-            UPDATE created SET seq = numbered.seq FROM (
-                SELECT id, ? + row_number() OVER (ORDER BY published, rank DESC, id) - 1 AS seq FROM created
-            ) AS numbered WHERE created.id = numbered.id
-            """,
-            (first_seq,),
+            "INSERT INTO numbered SELECT id, ? + row_number() OVER (ORDER BY published, rank DESC, id) - 1 FROM created", (first_seq,)
         )
+        # Not UPDATE ... FROM, which SQLite only has since 3.33.
+        self._db.execute("UPDATE created SET seq = (SELECT seq FROM numbered WHERE numbered.id = created.id)")
         self._db.execute("CREATE INDEX created_by_seq ON created (seq)")
         self._db.execute("CREATE INDEX created_by_published ON created (published)")
 
