@@ -20,7 +20,8 @@ if TYPE_CHECKING:  # models builds its Ledger from these tables
 PageKey = tuple[str, str]  # (file name, sha256 of its bytes)
 
 
-def _by_seq(record: "Record") -> tuple[int, str]:
+def by_seq(record: "Record") -> tuple[int, str]:
+    """The order records are written to the history in."""
     return record.seq, record.id
 
 
@@ -112,9 +113,13 @@ class Changes(MutableMapping[str, "Record"]):
         if self.in_bulk(article):
             self.dropped.add(article)
 
+    def _shown_in_bulk(self, article: str) -> bool:
+        """Whether a bulk store's copy of this record is the one that counts."""
+        return article not in self.recent and article not in self.dropped
+
     def _bulk_ids(self) -> Iterator[str]:
         for store in self.bulk:
-            yield from (article for article in store.ids() if article not in self.recent and article not in self.dropped)
+            yield from filter(self._shown_in_bulk, store.ids())
 
     def __iter__(self) -> Iterator[str]:
         yield from self.recent
@@ -126,12 +131,12 @@ class Changes(MutableMapping[str, "Record"]):
     def in_seq_order(self) -> Iterator[tuple["Record", bool]]:
         """Every record by (seq, id), without holding the bulk ones, and
         whether it was made in bulk (then it is new)."""
-        recent = ((record, False) for record in sorted(self.recent.values(), key=_by_seq))
+        recent = ((record, False) for record in sorted(self.recent.values(), key=by_seq))
         in_bulk = (
-            ((record, True) for record in store.in_seq_order() if record.id not in self.recent and record.id not in self.dropped)
+            ((record, True) for record in store.in_seq_order() if self._shown_in_bulk(record.id))
             for store in self.bulk
         )
-        return heapq.merge(recent, *in_bulk, key=lambda pair: _by_seq(pair[0]))
+        return heapq.merge(recent, *in_bulk, key=lambda pair: by_seq(pair[0]))
 
     def max_seq(self) -> int:
         return max([0, *(record.seq for record in self.recent.values()), *(store.max_seq() for store in self.bulk)])
@@ -159,15 +164,12 @@ class ChangedRecords(Records, MutableMapping[str, "Record"]):
         self._absent: set[str] = set()
 
     def __getitem__(self, article: str) -> "Record":
-        if article in self.changes:
-            return self.changes[article]
-        if article in self.removed or article in self._absent:
+        record = self.find(article)
+        if record is None:
+            if article not in self.removed:
+                self._absent.add(article)
             raise KeyError(article)
-        try:
-            return self.base[article]
-        except KeyError:
-            self._absent.add(article)
-            raise
+        return record
 
     def find(self, article: str) -> "Record | None":
         """The record, if there is one, without remembering that there is

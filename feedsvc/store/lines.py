@@ -23,12 +23,12 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import functools
-from typing import Container, Iterable, Iterator, NamedTuple
+from typing import Container, Iterable, Iterator, Mapping, NamedTuple
 
 import orjson
 
 from feedsvc.core.models import Ledger, Record, Split
-from feedsvc.core.tables import ChangedPages, ChangedRecords
+from feedsvc.core.tables import ChangedPages, ChangedRecords, by_seq
 from feedsvc.errors import LedgerError
 
 VERSION_1 = 1
@@ -181,8 +181,7 @@ def change_lines(before: Ledger, after: Ledger) -> Iterator[Entry]:
     if (after.site_key, after.created) != (before.site_key, before.created):
         line = site_line(after)
         yield Entry("site", [after.site_key, line.get("created")], encode(line))
-    new_pages, _ = _changes(before.pages, after.pages)
-    for (name, sha), seen in sorted(new_pages.items()):
+    for (name, sha), seen in sorted(_new_pages(before.pages, after.pages).items()):
         yield Entry("page", ((name, sha), seen), encode(page_line(name, sha, seen)))
     for name, slug in sorted(_new_items(before.categories, after.categories).items(), key=lambda kv: kv[1]):
         yield Entry("category", (name, slug), encode(category_line(name, slug)))
@@ -206,25 +205,24 @@ def _new_items(before, after) -> dict:
     return {key: value for key, value in after.items() if before.get(key) != value}
 
 
-def _changes(before, after) -> tuple[dict, set]:
-    """What changed between two versions of the pages, and the keys
-    removed: read off the overlay a run left over the stored table, and
-    only compared item by item for tables built some other way."""
+def _new_pages(before, after) -> Mapping:
+    """The pages a run added: read off the overlay it left over the stored
+    table, and only compared item by item for tables built some other way."""
     if after is before:
-        return {}, set()
+        return {}
     if isinstance(after, ChangedPages) and after.base is before:
-        return after.changes, set(after.removed)
-    return _new_items(before, after), {key for key in before if key not in after}
+        return after.changes
+    return _new_items(before, after)
 
 
 def _record_changes(before, after) -> tuple[Iterable[tuple[Record, bool]], set]:
     """The changed records by (seq, id), each with whether it is known to
-    be new, and the ids removed; as _changes does for the pages."""
+    be new, and the ids removed, read as _new_pages reads the pages."""
     if after is before:
         return (), set()
     if isinstance(after, ChangedRecords) and after.base is before:
         return after.changes_in_seq_order(), set(after.removed)
-    changed = sorted(_new_items(before, after).values(), key=lambda record: (record.seq, record.id))
+    changed = sorted(_new_items(before, after).values(), key=by_seq)
     return ((record, False) for record in changed), {key for key in before if key not in after}
 
 
