@@ -77,14 +77,12 @@ class TemporaryScratch(Scratch):
         # One transaction for the scratch's whole life: nothing in it is
         # ever to be kept, and a commit per row would cost 100 us each.
         self._db.execute("BEGIN")
-        self._span = 1  # more than any card's position: orders cards by page rank, then position
 
     # Cards
 
     def add_cards(self, page: int, cards: list[tuple[str, RawItem, str]]) -> None:
         rows = [(article, page, item.position, _dumps((*_card_fields(item), key))) for article, item, key in cards]
         self._db.executemany("INSERT INTO cards VALUES (?, ?, ?, ?)", rows)
-        self._span = max([self._span, *(item.position + 1 for _, item, _ in cards)])
 
     def rank_pages(self, ranks: list[int]) -> None:
         self._db.executemany("INSERT INTO pages VALUES (?, ?)", enumerate(ranks))
@@ -109,13 +107,13 @@ class TemporaryScratch(Scratch):
         in_order = self._db.execute(
             """
             WITH listed AS (
-                SELECT c.rowid AS card, c.article, p.rank * ? + c.position AS place
+                -- By page rank, then position: a rank step is more than any position.
+                SELECT c.rowid AS card, c.article, p.rank * (SELECT max(position) + 1 FROM cards) + c.position AS place
                 FROM cards c JOIN pages p USING (page) WHERE c.article NOT IN known
             )
             SELECT card FROM listed JOIN (SELECT article, min(place) AS first FROM listed GROUP BY article) USING (article)
             ORDER BY first, place
-            """,
-            (self._span,),
+            """
         )
         for article, group in itertools.groupby(self._cards_by_rowid(in_order), key=lambda row: row[0]):
             yield article, [(page, *_card(blob)) for _, page, blob in group]
