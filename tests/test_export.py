@@ -275,6 +275,22 @@ def test_a_killed_builds_temporary_files_are_removed_by_the_next_build(seeds, tm
     assert (out / "articles" / article.name / "index.html").read_bytes().startswith(b"<!DOCTYPE html>")
 
 
+def test_a_journal_cut_short_by_a_kill_still_names_the_files_listed_before_the_cut(seeds, tmp_path):
+    out = tmp_path / "out"
+    build(seeds, out)
+    first, second = sorted((out / "articles").iterdir())[:2]
+    listed, torn = (json.dumps(f"articles/{page.name}/index.html") for page in (first, second))
+    (state(seeds, out) / PENDING_NAME).write_text(listed + "\n" + torn[:12])  # killed while listing the second
+    (first / "index.html").write_bytes(b"<p>half")
+
+    result = build(seeds, out)
+    assert result.exit_code == 0, result.stderr
+    assert summary_counts(result)["files written"] == 1
+    assert (first / "index.html").read_bytes().startswith(b"<!DOCTYPE html>")
+    assert not (state(seeds, out) / PENDING_NAME).exists()
+    assert check_tree(out).problems == []
+
+
 # --check and --diff
 
 

@@ -139,7 +139,7 @@ def _disk_error(out: Path, error: OSError) -> click.ClickException:
 
 
 def _list_changes(out: Path, outcome) -> None:
-    for kind, files in (("added", outcome.added), ("changed", outcome.changed), ("removed", outcome.removed)):
+    for kind, files in (*(outcome.names or {}).items(), ("removed", outcome.removed)):
         for file in files:
             click.echo(f"{kind}: {out / file}")
 

@@ -53,6 +53,7 @@ EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 FeedKey = str | TopicKey | None
 
 _DISPLAY_KEY = operator.attrgetter("published", "seq")
+_id = operator.attrgetter("id")
 _SEQ_KEY = operator.attrgetter("seq")
 
 
@@ -258,8 +259,8 @@ class Catalog:
         """Nothing to reopen in a forked process: all is in memory."""
 
     def article_digests(self, ids: Iterable[str] | None = None) -> Iterator[tuple[str, str]]:
-        """(id, digest) of every article, or of those of `ids` published."""
-        found = self.articles if ids is None else filter(None, map(self._by_id.get, ids))
+        """(id, digest) of every article, in id order, or of those of `ids` published."""
+        found = sorted(self.articles, key=_id) if ids is None else filter(None, map(self._by_id.get, ids))
         return ((article.id, article_digest(article)) for article in found)
 
 

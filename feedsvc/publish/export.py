@@ -6,7 +6,6 @@ The bookkeeping that makes this possible is described in `manifest`."""
 from __future__ import annotations
 
 import functools
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,18 +24,17 @@ from feedsvc.publish.manifest import (
     LEGACY_BOOKKEEPING,
     LEGACY_STATE,
     LOCK_NAME,
-    PENDING_NAME,
     Books,
     Entry,
     Manifest,
     Rows,
     entry_files_in_place,
     finished_build,
-    is_own_name,
     read_header,
-    read_pending,
     state_folder,
 )
+from feedsvc.publish import triage
+from feedsvc.publish.journal import Journal, read_pending
 from feedsvc.store.stamps import STAMPS_NAME, Stamps
 from feedsvc.publish import writing
 from feedsvc.publish.tree import Tree, remove_temporaries
@@ -93,18 +91,37 @@ def write_order(path: str, ends: Callable[[FeedKey], dict[int, int]]) -> tuple:
 
 @dataclass
 class Outcome:
-    """What one export did, or with `apply` false, would do."""
+    """What one export did, or with `apply` false, would do. It counts the
+    files written; only a build that looks keeps their names, for
+    `build --check` to list (a first build writes one per article)."""
 
-    added: list[str] = field(default_factory=list)
-    changed: list[str] = field(default_factory=list)
+    added: int = 0
+    changed: int = 0
     removed: list[str] = field(default_factory=list)
     unchanged: int = 0
     rendered: int = 0
     warnings: list[str] = field(default_factory=list)
+    names: dict[str, list[str]] | None = None  # "added" and "changed": the files, when kept
+
+    @classmethod
+    def start(cls, apply: bool) -> "Outcome":
+        return cls(names=None if apply else {"added": [], "changed": []})
+
+    def note(self, file: str, state: str) -> None:
+        """A file rendered: "added", "changed", or "unchanged" (its bytes were on disk)."""
+        self.rendered += 1
+        if state == "added":
+            self.added += 1
+        elif state == "changed":
+            self.changed += 1
+        else:
+            return
+        if self.names is not None:
+            self.names[state].append(file)
 
     @property
     def written(self) -> int:
-        return len(self.added) + len(self.changed)
+        return self.added + self.changed
 
     @property
     def up_to_date(self) -> bool:
@@ -127,13 +144,26 @@ def export(
     would change and write nothing. `processes` processes render the
     article pages (None: as many as pay, up to one per CPU)."""
     with Tree(out, create=apply) as tree, Folder(state, create=apply) as folder:
-        return _export(site, tree, folder, renderer, inputs, summary, apply, meter, processes)
+        journal = Journal(folder.path)
+        try:
+            return _export(site, tree, folder, journal, renderer, inputs, summary, apply, meter, processes)
+        finally:
+            journal.close()
 
 
 def _export(
-    site, tree: Tree, folder: Folder, renderer: str, inputs: str, summary: dict, apply: bool, meter: writing.Meter | None, processes: int | None
+    site,
+    tree: Tree,
+    folder: Folder,
+    journal: Journal,
+    renderer: str,
+    inputs: str,
+    summary: dict,
+    apply: bool,
+    meter: writing.Meter | None,
+    processes: int | None,
 ) -> Outcome:
-    outcome = Outcome()
+    outcome = Outcome.start(apply)
     out = tree.out
     pending = read_pending(folder.path)
     with Books(folder.path, create=apply) as books:
@@ -160,38 +190,28 @@ def _export(
             # Files went missing behind the manifest's back: look at every one.
             changed = None
             fingerprints, orders, documents = _documents(site, None)
+            recorded = books.documents(fingerprints.kept)
         # The Site's fingerprints cover the renderers' code and the settings,
         # so they are trusted even when other code changed since the last build.
-        if changed is None:
-            pages = sorted(fingerprints.article_pages(), key=_file)
-            known = books.every_file()
+        if changed is None:  # every article page, streamed from the store in file order
+            pages, expected = fingerprints.article_pages(), site.article_count
         else:
-            pages = sorted(fingerprints.article_pages(changed), key=_file)
-            known = {**recorded, **books.entries(_page_file(article) for article in changed)}
-        targets = pages + documents  # write order: article pages come first
-        rows = Rows(books if apply else None, {target.file: target.archive for target in documents}, known if changed is not None else None)
-        todo = _unchanged(targets, known, pending, tree, rows)
-        # What the last build or a killed one wrote that this one does not.
-        # Only names that pass is_own_name are ever deleted: a damaged manifest
-        # must not make a build delete anything outside its folder.
-        unproduced = set(known) | pending
-        unproduced.difference_update(target.file for target in targets)
-        stale = sorted(name for name in unproduced if is_own_name(name))
-        total = len(targets) if changed is None else books.count() + sum(target.file not in known for target in targets) - len(set(stale) & set(known))
-        if apply and (todo or stale):
-            journal = sorted(pending | {target.file for target in todo} | set(stale))
-            folder.write(PENDING_NAME, json.dumps(journal, ensure_ascii=False).encode("utf-8"))
-            folder.sync()
+            pages, expected = iter(sorted(fingerprints.article_pages(changed), key=_file)), len(changed)
+        rows = Rows(books if apply else None, {target.file: target.archive for target in documents}, recorded if changed is not None else None)
+        files = triage.Files(rows, outcome, writing.Progress(meter, expected + len(documents)))
+        to_render = triage.unchanged(documents, recorded, pending, tree, files.kept)
+        batches = triage.pages_to_render(pages, books, pending, tree, files)
+        processes = writing.processes_for(expected, processes)
+        writing.render_and_write(site, tree, batches, to_render, files.written, journal.add if apply else triage.no_journal, apply, processes)
 
-        states = writing.render_and_write(site, tree, todo, rows.add, apply, meter, len(targets), processes)
-        # In write order, whichever process rendered each file.
-        for target in todo:
-            state = states[target.file]
-            if state != "unchanged":
-                (outcome.changed if state == "changed" else outcome.added).append(target.file)
-        outcome.rendered += len(todo)
-
+        stale, listed = triage.stale(site, books, documents, recorded, pending, changed)
+        if changed is None:
+            total = files.pages + len(documents)
+        else:
+            total = books.count() + files.unlisted + sum(target.file not in recorded for target in documents) - listed
         # Nothing links to stale files any more: remove them last.
+        if apply:
+            journal.add(stale)
         for file in stale:
             if os.path.isfile(out / file):
                 outcome.removed.append(file)
@@ -203,15 +223,15 @@ def _export(
             entry_sizes = {t.file: rows.documents[t.file].size for t in documents if orders[t][0] in ENTRY_LEVELS}
             header = Manifest(renderer, inputs, dict(summary, files=total), entry_sizes, site.catalog.position)
             if changed is None:  # streamed into the manifest: a row per article of the site
-                listed: Iterable[tuple] = (Listed.of(article).row() for article in site.catalog.every_article())
+                listed_rows: Iterable[tuple] = (Listed.of(article).row() for article in site.catalog.every_article())
                 unlisted: Iterable[str] = ()
             else:
-                listed = [Listed.of(article).row() for article in filter(None, map(site.catalog.article, changed))]
-                unlisted = sorted(set(changed) - {row[0] for row in listed})
+                listed_rows = [Listed.of(article).row() for article in filter(None, map(site.catalog.article, changed))]
+                unlisted = sorted(set(changed) - {row[0] for row in listed_rows})
             books.save(
-                header, rows, stale, fingerprints.blocks, fingerprints.archive_counts, fingerprints.contexts, listed, unlisted, whole=changed is None
+                header, rows, stale, fingerprints.blocks, fingerprints.archive_counts, fingerprints.contexts, listed_rows, unlisted, whole=changed is None
             )
-            folder.remove(PENDING_NAME)
+            journal.finish()
             folder.sync()
     return outcome
 
@@ -231,10 +251,6 @@ def _file(target) -> str:
     return target.file
 
 
-def _page_file(article_id: str) -> str:
-    return urls.file_for(urls.article_path(article_id))
-
-
 def _resume_from(header: Manifest | None, renderer: str, position: tuple[str, int] | None, pending: set[str]) -> int | None:
     """The store line the last build into this folder published up to,
     when this build may render only the article pages written since: that
@@ -249,20 +265,6 @@ def _resume_from(header: Manifest | None, renderer: str, position: tuple[str, in
 def _documents_in_place(documents: list, known: dict[str, Entry], tree: Tree) -> bool:
     """Whether every document the manifest lists is still on disk."""
     return all(tree.size(target.file) is not None for target in documents if target.file in known)
-
-
-def _unchanged(targets: list, known: dict[str, Entry], pending: set[str], tree: Tree, rows: Rows) -> list:
-    """The targets to render: all but the files left as they are
-    (fingerprint unchanged, size on disk as recorded, and not being written
-    by a killed build), whose rows go to `rows` as they stand."""
-    todo = []
-    for target in targets:
-        old = known.get(target.file)
-        if old and old.fingerprint == target.fingerprint and tree.size(target.file) == old.size and target.file not in pending:
-            rows.add(target.file, old)
-        else:
-            todo.append(target)
-    return todo
 
 
 def output_lock(config: Config, out: Path) -> FileLock:

@@ -228,6 +228,18 @@ class Books:
             found.update(self._rows(f"WHERE file IN ({','.join('?' * len(chunk))})", chunk))
         return found
 
+    def page_files(self, among: Iterable[str] | None = None) -> Iterator[list[str]]:
+        """The article pages the manifest lists, a chunk at a time: every
+        one (a row per article of the site), or those among `among`."""
+        if self._db is None:
+            return
+        if among is not None:
+            yield list(self.entries(among))
+            return
+        rows = self._db.execute("SELECT file FROM files WHERE page ORDER BY file")
+        while chunk := rows.fetchmany(500):
+            yield [file for (file,) in chunk]
+
     def count(self) -> int:
         return self._db.execute("SELECT files FROM file_count").fetchone()[0] if self._db else 0
 
@@ -333,16 +345,6 @@ def is_own_name(name: object) -> bool:
         return False
     parts = name.split("/")
     return all(part not in {"", ".", ".."} for part in parts) and name not in LEGACY_BOOKKEEPING
-
-
-def read_pending(state: Path) -> set[str]:
-    try:
-        names = json.loads((state / PENDING_NAME).read_bytes())
-    except FileNotFoundError:
-        return set()
-    except (OSError, ValueError):
-        return set()
-    return {name for name in names if is_own_name(name)} if isinstance(names, list) else set()
 
 
 def finished_build(state: Path, header: Manifest | None, renderer: str) -> Manifest | None:

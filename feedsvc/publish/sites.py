@@ -32,7 +32,7 @@ def write_root(out: Path, instance: InstanceConfig, cards: dict[str, dict], appl
     stylesheet) from the cards of the sites built, each file replaced
     whole and only when its bytes change. The files the other layout
     would have (with or without a root site) are removed."""
-    outcome = Outcome()
+    outcome = Outcome.start(apply)
     documents = root.documents(placed(instance, cards), instance.site_url, instance.root_site)
     with Tree(out, create=apply) as tree:
         for path, resource in sorted(documents.items()):
@@ -40,7 +40,7 @@ def write_root(out: Path, instance: InstanceConfig, cards: dict[str, dict], appl
             if tree.holds(file, resource.body):
                 outcome.unchanged += 1
                 continue
-            (outcome.changed if tree.size(file) is not None else outcome.added).append(file)
+            outcome.note(file, "changed" if tree.size(file) is not None else "added")
             if apply:
                 tree.write(file, resource.body)
         if instance.root_site is None:

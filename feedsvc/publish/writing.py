@@ -111,62 +111,55 @@ def processes_for(pages: int, asked: int | None) -> int:
 
 class Shares:
     """Batches of article pages rendered by the build and `workers` forked
-    processes, each taking the next batch not yet taken. Use as a context
-    manager; `collect` returns the batches the workers have rendered so
-    far, and `rest` every batch still to come, the build rendering one
-    itself whenever no worker's is ready."""
+    processes. The build hands each worker a batch through its own pipe,
+    one more while it renders one, and renders a batch itself whenever no
+    worker's is ready: the build never holds more than a few batches, and
+    a worker holds only the one it renders. Use as a context manager."""
 
-    def __init__(self, site, tree: Tree, batches: list[list], workers: int) -> None:
-        self.batches = batches
+    def __init__(self, site, tree: Tree, batches: Iterator[list], workers: int) -> None:
+        self._batches = batches
         self._context = multiprocessing.get_context("fork")
-        self._next = self._context.RawValue("q", 0)
-        self._lock = self._context.Lock()
-        self._workers: list[tuple[multiprocessing.Process, multiprocessing.connection.Connection]] = []
+        self._workers: list[_Worker] = []
         self._site, self._tree = site, tree
         self._count = workers
 
     def __enter__(self) -> "Shares":
         build = os.getpid()
         for _ in range(self._count):
+            task_reader, task_writer = self._context.Pipe(duplex=False)
             reader, writer = self._context.Pipe(duplex=False)
-            worker = self._context.Process(target=self._work, args=(build, writer), daemon=True)
-            worker.start()
-            writer.close()  # the worker's end: the build sees EOF once the worker ends
-            self._workers.append((worker, reader))
+            process = self._context.Process(target=self._work, args=(build, task_reader, writer), daemon=True)
+            process.start()
+            writer.close()  # the worker's ends: the build sees EOF once the worker ends
+            task_reader.close()
+            self._workers.append(_Worker(process, task_writer, reader))
         return self
 
     def __exit__(self, kind, value, trace) -> None:
-        # Leaving early (an error here or in a worker): the workers take no
-        # new batch, and what they send no longer matters.
-        self._take_all()
-        for worker, reader in self._workers:
-            while not reader.closed:
+        # Leaving early too (an error here or in a worker): each worker is
+        # told to stop, and what it still sends no longer matters.
+        for worker in self._workers:
+            worker.stop()
+        for worker in self._workers:
+            while not worker.results.closed:
                 try:
-                    reader.recv()
+                    worker.results.recv()
                 except EOFError:
-                    reader.close()
+                    worker.results.close()
                 except Exception:
                     continue
-            worker.join()
+            worker.process.join()
 
-    def _take(self) -> list | None:
-        """The next batch nobody has taken, or None."""
-        with self._lock:
-            number = self._next.value
-            self._next.value = number + 1
-        return self.batches[number] if number < len(self.batches) else None
+    def _next(self) -> list | None:
+        return next(self._batches, None)
 
-    def _take_all(self) -> None:
-        with self._lock:
-            self._next.value = len(self.batches)
-
-    def _work(self, build: int, writer: multiprocessing.connection.Connection) -> None:
-        """A worker: die with the build, render batches, send them."""
+    def _work(self, build: int, tasks: multiprocessing.connection.Connection, writer: multiprocessing.connection.Connection) -> None:
+        """A worker: die with the build, render the batches it is handed, send them back."""
         _die_with(build)
         try:
             self._site.catalog.after_fork()
             with Tree(self._tree.out, create=False) as tree:
-                while (batch := self._take()) is not None:
+                while (batch := tasks.recv()) is not None:
                     writer.send(render(self._site, tree, batch))
         except BaseException as error:
             try:
@@ -175,20 +168,33 @@ class Shares:
                 writer.send(FeedsvcError(f"a build process failed: {error!r}"))
             raise SystemExit(1) from None
 
+    def _hand_out(self) -> None:
+        """Give each worker a batch to render and one to start on next."""
+        for worker in self._workers:
+            while worker.open and worker.handed < 2:
+                batch = self._next()
+                if batch is None:
+                    return
+                worker.hand(batch)
+
     def collect(self, block: bool = False) -> list[list[Rendered]]:
-        """The batches workers rendered since the last call; with `block`,
-        wait for at least one (or for every worker to end)."""
+        """The batches workers rendered since the last call, after handing
+        out more; with `block`, wait for at least one (or for every worker
+        to end)."""
+        self._hand_out()
         reports: list[list[Rendered]] = []
-        readers = [reader for _, reader in self._workers if not reader.closed]
-        ready = multiprocessing.connection.wait(readers, timeout=None if block else 0) if readers else []
-        for reader in ready:
+        waiting = {worker.results: worker for worker in self._workers if worker.handed}
+        ready = multiprocessing.connection.wait(list(waiting), timeout=None if block else 0) if waiting else []
+        for results in ready:
+            worker = waiting[results]
             try:
-                report = reader.recv()
+                report = results.recv()
             except EOFError:
-                self._ended(reader)
+                worker.ended()
                 continue
             if isinstance(report, BaseException):
                 raise report
+            worker.handed -= 1
             reports.append(report)
         return reports
 
@@ -199,70 +205,100 @@ class Shares:
         while True:
             reports = self.collect()
             if not reports:
-                batch = self._take()
+                batch = self._next()
                 if batch is not None:
                     reports = [render(self._site, self._tree, batch)]
-                elif any(not reader.closed for _, reader in self._workers):
+                elif any(worker.handed for worker in self._workers):
                     reports = self.collect(block=True)
                 else:
                     return
             yield from reports
 
-    def _ended(self, reader: multiprocessing.connection.Connection) -> None:
-        worker = next(worker for worker, each in self._workers if each is reader)
-        worker.join()
-        reader.close()
-        if worker.exitcode != 0:
-            raise FeedsvcError(f"a build process ended with exit code {worker.exitcode} before rendering its share; build again")
+
+class _Worker:
+    """One forked worker, the pipe it is handed batches through, the pipe
+    it sends them back rendered through, and how many it holds."""
+
+    def __init__(self, process: multiprocessing.Process, tasks: multiprocessing.connection.Connection, results: multiprocessing.connection.Connection) -> None:
+        self.process, self.tasks, self.results = process, tasks, results
+        self.handed = 0
+        self.open = True
+
+    def hand(self, batch: list) -> None:
+        self.handed += 1
+        try:
+            self.tasks.send(batch)
+        except OSError:  # it has failed: what it sent says why (`collect`)
+            self.open = False
+
+    def stop(self) -> None:
+        """No more batches: the worker ends once it has sent those it holds.
+        (A sentinel, not the pipe's end: later workers were forked holding
+        this pipe's writing end too.)"""
+        if self.open:
+            self.open = False
+            try:
+                self.tasks.send(None)
+            except OSError:
+                pass  # it has ended already
+            self.tasks.close()
+
+    def ended(self) -> None:
+        self.process.join()
+        self.results.close()
+        if self.process.exitcode != 0 or self.handed:
+            raise FeedsvcError(f"a build process ended with exit code {self.process.exitcode} before rendering its share; build again")
+        self.handed = 0
+
+
+Done = Callable[[str, Entry, str], None]  # (file, its manifest entry, "added", "changed" or "unchanged")
 
 
 def render_and_write(
-    site, tree: Tree, todo: list, keep: Callable[[str, Entry], None], apply: bool, meter: Meter | None, total: int, processes: int | None
-) -> dict[str, str]:
-    """Render `todo` and write what differs from the disk, handing each
-    file's manifest entry to `keep` once the file is written or staged
-    (`total` files in all, the others left as they are); return each
-    file's state ("added", "changed" or "unchanged"). The article pages
-    are rendered in batches shared out among `processes` processes and
-    written here as they come; every other document is rendered and
-    staged meanwhile (the formats of one document together), and renamed
-    into place in write order once every article page is: no feed or page
-    ever links to an article page that is not there yet."""
-    pages = [target for target in todo if urls.match(target.path).kind == "article"]
-    others = [target for target in todo if urls.match(target.path).kind != "article"]
-    batches = [pages[start : start + BATCH_FILES] for start in range(0, len(pages), BATCH_FILES)]
-    states: dict[str, str] = {}
-    progress = _Progress(meter, total - len(todo), total)
+    site, tree: Tree, pages: Iterator[list], others: list, done: Done, journal: Callable[[list[str]], None], apply: bool, processes: int
+) -> None:
+    """Render the batches of article pages `pages` and the other documents
+    `others`, and write what differs from the disk, handing each file to
+    `done` once it is written or staged, and listing it in the `journal`
+    before. The article pages are rendered in batches shared out among
+    `processes` processes and written here as they come; every other
+    document is rendered and staged meanwhile (the formats of one document
+    together), and renamed into place in write order once every article
+    page is: no feed or page ever links to an article page that is not
+    there yet."""
 
     def record(written: list[Written]) -> None:
         for file, entry, state in written:
-            keep(file, entry)
-            states[file] = state
-        progress.add(len(written))
+            done(file, entry, state)
+
+    def write(rendered: list[Rendered]) -> None:
+        journal([file for file, _, _, body in rendered if body is not None])
+        record(write_batch(tree, rendered, apply))
 
     staged: list[tuple[str, str]] = []
     try:
-        with Shares(site, tree, batches, processes_for(len(pages), processes) - 1) as shares:
+        with Shares(site, tree, pages, processes - 1) as shares:
             for group in _documents(others):
-                record(stage(tree, render(site, tree, group), apply, staged))
-                for rendered in shares.collect():
-                    record(write_batch(tree, rendered, apply))
-            for rendered in shares.rest():
-                record(write_batch(tree, rendered, apply))
+                rendered = render(site, tree, group)
+                journal([file for file, _, _, body in rendered if body is not None])
+                record(stage(tree, rendered, apply, staged))
+                for batch in shares.collect():
+                    write(batch)
+            for batch in shares.rest():
+                write(batch)
         commit(tree, staged)
     except BaseException:
         discard(tree, staged)
         raise
-    return states
 
 
-class _Progress:
+class Progress:
     """Calls the meter every 256 files done, and at the end."""
 
-    def __init__(self, meter: Meter | None, done: int, total: int) -> None:
-        self.meter, self.done, self.reported, self.total = meter, done, done, total
+    def __init__(self, meter: Meter | None, total: int) -> None:
+        self.meter, self.done, self.reported, self.total = meter, 0, 0, total
 
-    def add(self, count: int) -> None:
+    def add(self, count: int = 1) -> None:
         self.done += count
         if self.meter and (self.done - self.reported >= 256 or self.done == self.total):
             self.meter(self.done, self.total)

@@ -162,6 +162,12 @@ def file_for(path: str) -> str:
     return relative + "index.html" if path.endswith("/") else relative
 
 
+def path_for(file: str) -> str:
+    """The path an export file answers: file_for turned around."""
+    folder, _, name = file.rpartition("/")
+    return f"/{folder}/" if folder and name == "index.html" else "/" if file == "index.html" else "/" + file
+
+
 def content_type_for(path: str) -> str:
     if path.endswith("/"):
         return CONTENT_TYPES["html"]

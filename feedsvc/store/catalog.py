@@ -195,9 +195,10 @@ class StoredCatalog:
             yield from self._published([row])
 
     def article_digests(self, ids: Iterable[str] | None = None) -> Iterator[tuple[str, str]]:
-        """(id, digest of its line) of every published article, or of those of `ids`."""
+        """(id, digest of its line) of every published article, in id
+        order, or of those of `ids`."""
         if ids is None:
-            yield from self._db.execute("SELECT id, digest FROM records WHERE NOT withdrawn")
+            yield from self._db.execute("SELECT id, digest FROM records WHERE NOT withdrawn ORDER BY id")
             return
         wanted = list(ids)
         for start in range(0, len(wanted), 500):
