@@ -12,11 +12,12 @@ renders every file and compares it with the one on disk, which is slower.
   digest of the inputs, so a build with nothing new stops there, and the
   store's position the build published, so the next one renders only the
   articles written since.
-- `pending.json`, present only while a build writes: the files it
-  is about to create or replace. A build killed part-way leaves it behind,
-  and the next build renders those files again instead of trusting the
-  manifest, removes the killed build's temporary files, and takes over its
-  stale files.
+- `pending.json`, present only while a build writes: the files it is
+  creating, replacing or removing, each listed before it is touched (see
+  `journal`). A build killed part-way leaves it behind, and the next
+  build renders those files again instead of trusting the manifest,
+  removes the killed build's temporary files, and takes over its stale
+  files.
 - `stamps.json`: this machine's record of the input files' stat
   and digest (see stamps.py), so an up-to-date build need not read them.
 - `build.lock`: two builds into one folder take turns.

@@ -111,10 +111,12 @@ def processes_for(pages: int, asked: int | None) -> int:
 
 class Shares:
     """Batches of article pages rendered by the build and `workers` forked
-    processes. The build hands each worker a batch through its own pipe,
-    one more while it renders one, and renders a batch itself whenever no
-    worker's is ready: the build never holds more than a few batches, and
-    a worker holds only the one it renders. Use as a context manager."""
+    processes. The build hands each worker one batch at a time through its
+    own pipe, the next as soon as the last comes back (before writing it),
+    and renders a batch itself whenever no worker's is ready: no process
+    holds more than a few batches. A worker is handed a batch only while
+    it waits for one, so neither side ever waits on the other's pipe. Use
+    as a context manager."""
 
     def __init__(self, site, tree: Tree, batches: Iterator[list], workers: int) -> None:
         self._batches = batches
@@ -169,21 +171,20 @@ class Shares:
             raise SystemExit(1) from None
 
     def _hand_out(self) -> None:
-        """Give each worker a batch to render and one to start on next."""
+        """A batch for each worker that waits for one."""
         for worker in self._workers:
-            while worker.open and worker.handed < 2:
+            if worker.open and not worker.busy:
                 batch = self._next()
                 if batch is None:
                     return
                 worker.hand(batch)
 
     def collect(self, block: bool = False) -> list[list[Rendered]]:
-        """The batches workers rendered since the last call, after handing
-        out more; with `block`, wait for at least one (or for every worker
-        to end)."""
+        """The batches workers rendered since the last call; with `block`,
+        wait for at least one (or for every worker to end)."""
         self._hand_out()
         reports: list[list[Rendered]] = []
-        waiting = {worker.results: worker for worker in self._workers if worker.handed}
+        waiting = {worker.results: worker for worker in self._workers if worker.busy}
         ready = multiprocessing.connection.wait(list(waiting), timeout=None if block else 0) if waiting else []
         for results in ready:
             worker = waiting[results]
@@ -194,7 +195,8 @@ class Shares:
                 continue
             if isinstance(report, BaseException):
                 raise report
-            worker.handed -= 1
+            worker.busy = False
+            self._hand_out()  # the worker renders on while this batch is written
             reports.append(report)
         return reports
 
@@ -208,7 +210,7 @@ class Shares:
                 batch = self._next()
                 if batch is not None:
                     reports = [render(self._site, self._tree, batch)]
-                elif any(worker.handed for worker in self._workers):
+                elif any(worker.busy for worker in self._workers):
                     reports = self.collect(block=True)
                 else:
                     return
@@ -217,22 +219,22 @@ class Shares:
 
 class _Worker:
     """One forked worker, the pipe it is handed batches through, the pipe
-    it sends them back rendered through, and how many it holds."""
+    it sends them back rendered through, and whether it holds one."""
 
     def __init__(self, process: multiprocessing.Process, tasks: multiprocessing.connection.Connection, results: multiprocessing.connection.Connection) -> None:
         self.process, self.tasks, self.results = process, tasks, results
-        self.handed = 0
+        self.busy = False
         self.open = True
 
     def hand(self, batch: list) -> None:
-        self.handed += 1
+        self.busy = True
         try:
             self.tasks.send(batch)
         except OSError:  # it has failed: what it sent says why (`collect`)
             self.open = False
 
     def stop(self) -> None:
-        """No more batches: the worker ends once it has sent those it holds.
+        """No more batches: the worker ends once it has sent the one it holds.
         (A sentinel, not the pipe's end: later workers were forked holding
         this pipe's writing end too.)"""
         if self.open:
@@ -246,9 +248,8 @@ class _Worker:
     def ended(self) -> None:
         self.process.join()
         self.results.close()
-        if self.process.exitcode != 0 or self.handed:
+        if self.process.exitcode != 0 or self.busy:
             raise FeedsvcError(f"a build process ended with exit code {self.process.exitcode} before rendering its share; build again")
-        self.handed = 0
 
 
 Done = Callable[[str, Entry, str], None]  # (file, its manifest entry, "added", "changed" or "unchanged")
