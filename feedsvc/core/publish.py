@@ -109,10 +109,10 @@ class InSeqOrder(Sequence[Article]):
         whose change is at or after `since`."""
         return [a for a in self._articles[:end] if is_edited(a) and recorded_change(a) >= since]
 
-    def digests(self, start: int = 0) -> list[str]:
-        """A digest of each article, in this order, from rank `start` on
+    def digests(self, start: int, stop: int) -> Iterator[str]:
+        """A digest of each article ranked `start` to `stop`, in this order
         (see `article_digest`)."""
-        return [article_digest(a) for a in self._articles[start:]]
+        return map(article_digest, self._articles[start:stop])
 
     def rank(self, seq: int) -> int:
         """How many of the articles come before `seq`."""

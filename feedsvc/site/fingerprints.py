@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import itertools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator
@@ -181,9 +182,8 @@ class Fingerprints:
             blocks.append(block)
         reused = trusted + len(blocks)
         if len(blocks) < len(spans):
-            start = spans[len(blocks)][0]
-            digests = recorded.digests(start)
-            blocks += [(begin, stop, digest(*digests[begin - start : stop - start])) for begin, stop in spans[len(blocks) :]]
+            rest = spans[len(blocks) :]
+            blocks += _digested(rest, recorded.digests(rest[0][0], max(stop for _, stop in rest)))
         return first, blocks, reused, reused + 1 in rows
 
 
@@ -205,6 +205,19 @@ class Earlier:
 
 # An archive's first rank, the rank after its last, and a digest of its members.
 Block = tuple[int, int, str]
+
+
+def _digested(spans: list[tuple[int, int]], digests: Iterator[str]) -> list[Block]:
+    """Each span's block, from its articles' digests read once in rank
+    order: the spans lie side by side, and one that repeats the span
+    before it is the empty archive after a full block."""
+    blocks: list[Block] = []
+    for begin, stop in spans:
+        if blocks and blocks[-1][:2] == (begin, stop):
+            blocks.append(blocks[-1])
+        else:
+            blocks.append((begin, stop, digest(*itertools.islice(digests, stop - begin))))
+    return blocks
 
 
 def _members(articles: list[Article]) -> str:
