@@ -76,9 +76,10 @@ class Rows:
     article) waits in a temporary table of the manifest's connection, the
     few other documents' here. `documents` names every document but the
     article pages, in write order, with its archive's (feed, number) or
-    None. With `known` (a build of the changed pages only), a row the
-    manifest already holds as it is is not written again. Without `books`
-    (a build that only looks), the pages' rows are dropped. Rows are saved
+    None. With `known`, the documents' rows the manifest holds (a build of
+    the changed pages only), a document's row that stands as it is is not
+    written again; the few pages' rows of such a build always are. Without
+    `books` (a build that only looks), the pages' rows are dropped. Rows are saved
     in an order that does not depend on which process rendered what, so
     the manifest's bytes do not either."""
 
@@ -91,7 +92,7 @@ class Rows:
     def add(self, file: str, entry: Entry) -> None:
         if file in self._archive_of:
             self.documents[file] = entry
-        elif self.known is None or self.known.get(file) != entry:
+        else:
             self._pages.append((file, entry))
             if len(self._pages) >= STAGED_AT_ONCE:
                 self.flush()
@@ -206,9 +207,6 @@ class Books:
         # tuple.__new__ skips the named tuple's Python-level constructor:
         # a full build reads a row per published file.
         return {row[0]: tuple.__new__(Entry, row[1:]) for row in self._db.execute(query, parameters)}
-
-    def every_file(self) -> dict[str, Entry]:
-        return self._rows()
 
     def documents(self, kept: dict[str, int]) -> dict[str, Entry]:
         """Every file but the article pages and, for each feed, the archives
