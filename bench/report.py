@@ -287,7 +287,8 @@ def peaks(sizes: Sizes) -> list[str]:
         "## Peak memory of every timed feedsvc command",
         "",
         "MB, children included: the larger of the largest resident size of the command or any child it waited for "
-        "(`os.wait4`'s ru_maxrss) and the summed PSS of its process tree, sampled every 0.2 s; the highest of its runs.",
+        "(`os.wait4`'s ru_maxrss, as a small launcher that forks the command reports it: a child of the harness itself would "
+        "start from the harness's own peak) and the summed PSS of its process tree, sampled every 0.2 s; the highest of its runs.",
         "",
         *table(["command", *[f"{size:,} articles" for size in order]], rows),
     ]
