@@ -202,7 +202,7 @@ def _export(
         to_render = triage.unchanged(documents, recorded, pending, tree, files.kept)
         batches = triage.pages_to_render(pages, books, pending, tree, files)
         processes = writing.processes_for(expected, processes)
-        writing.render_and_write(site, tree, batches, to_render, files.written, journal.add if apply else triage.no_journal, apply, processes)
+        writing.render_and_write(site, tree, batches, to_render, files.written, journal.add, apply, processes)
 
         stale, listed = triage.stale(site, books, documents, recorded, pending, changed)
         if changed is None:

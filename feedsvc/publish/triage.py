@@ -41,10 +41,6 @@ class Files:
         self.progress.add()
 
 
-def no_journal(files: list[str]) -> None:
-    """A build that only looks writes nothing, so lists nothing."""
-
-
 def pages_to_render(pages: Iterator, books: Books, pending: set[str], tree: Tree, files: Files) -> Iterator[list]:
     """The article pages to render, a batch at a time: each batch of
     `pages` less those left as they are (see unchanged)."""
@@ -66,9 +62,8 @@ def stale(site, books: Books, documents: list, recorded: dict[str, Entry], pendi
     listed = set(recorded) - produced
     for chunk in books.page_files(None if changed is None else map(_page_file, changed)):
         listed.update(_unpublished(site, chunk))
-    pages = [name for name in pending if _is_page(name)]
-    written_before = {name for name in pending if not _is_page(name)} - produced
-    written_before.update(_unpublished(site, pages))
+    pages = {name for name in pending if _is_page(name)}
+    written_before = (pending - pages - produced) | _unpublished(site, list(pages))
     stale = sorted(name for name in listed | written_before if is_own_name(name))
     return stale, sum(name in listed for name in stale)
 

@@ -61,9 +61,15 @@ def render(site, tree: Tree, targets: list) -> list[Rendered]:
     return rendered
 
 
-def stage(tree: Tree, rendered: list[Rendered], apply: bool, staged: list[tuple[str, str]]) -> list[Written]:
-    """Stage each rendered file that differs from the disk, adding
-    (temporary, file) to `staged`; nothing is renamed."""
+Journal = Callable[[list[str]], None]  # lists files, on disk, before they are written
+
+
+def stage(tree: Tree, rendered: list[Rendered], apply: bool, staged: list[tuple[str, str]], journal: Journal) -> list[Written]:
+    """Stage each rendered file that differs from the disk, listing them in
+    the `journal` first and adding (temporary, file) to `staged`; nothing
+    is renamed."""
+    if apply:
+        journal([file for file, _, _, body in rendered if body is not None])
     written = []
     for file, entry, state, body in rendered:
         if apply and body is not None:
@@ -72,11 +78,11 @@ def stage(tree: Tree, rendered: list[Rendered], apply: bool, staged: list[tuple[
     return written
 
 
-def write_batch(tree: Tree, rendered: list[Rendered], apply: bool) -> list[Written]:
+def write_batch(tree: Tree, rendered: list[Rendered], apply: bool, journal: Journal) -> list[Written]:
     """Stage and commit one batch of single-file documents."""
     staged: list[tuple[str, str]] = []
     try:
-        written = stage(tree, rendered, apply, staged)
+        written = stage(tree, rendered, apply, staged, journal)
         commit(tree, staged)
     except BaseException:
         discard(tree, staged)
@@ -256,7 +262,7 @@ Done = Callable[[str, Entry, str], None]  # (file, its manifest entry, "added", 
 
 
 def render_and_write(
-    site, tree: Tree, pages: Iterator[list], others: list, done: Done, journal: Callable[[list[str]], None], apply: bool, processes: int
+    site, tree: Tree, pages: Iterator[list], others: list, done: Done, journal: Journal, apply: bool, processes: int
 ) -> None:
     """Render the batches of article pages `pages` and the other documents
     `others`, and write what differs from the disk, handing each file to
@@ -272,21 +278,15 @@ def render_and_write(
         for file, entry, state in written:
             done(file, entry, state)
 
-    def write(rendered: list[Rendered]) -> None:
-        journal([file for file, _, _, body in rendered if body is not None])
-        record(write_batch(tree, rendered, apply))
-
     staged: list[tuple[str, str]] = []
     try:
         with Shares(site, tree, pages, processes - 1) as shares:
             for group in _documents(others):
-                rendered = render(site, tree, group)
-                journal([file for file, _, _, body in rendered if body is not None])
-                record(stage(tree, rendered, apply, staged))
+                record(stage(tree, render(site, tree, group), apply, staged, journal))
                 for batch in shares.collect():
-                    write(batch)
+                    record(write_batch(tree, batch, apply, journal))
             for batch in shares.rest():
-                write(batch)
+                record(write_batch(tree, batch, apply, journal))
         commit(tree, staged)
     except BaseException:
         discard(tree, staged)
