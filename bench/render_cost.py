@@ -1,0 +1,108 @@
+"""How much of a cold build is rendering, and what that leaves of the
+target: the CPU time of rendering a built site's documents and article
+pages in one process, beside the file-system floor of the same tree.
+
+    python bench/render_cost.py SEEDS LEDGER BUILT_TREE [--processes 2] [--sample 5000]
+
+The cold-build targets compare a build with the file-system floor, which
+writes the same files from one buffer (bench/write_floor.py). A build has
+to do at least what the floor does and render every file, so no build,
+however its work is shared out, finishes before
+
+    max(floor wall, (floor CPU + rendering CPU) / processes)
+
+on `processes` cores, with nothing else on them. This prints that bound
+and its ratio to the floor. Every document (feeds, archives, the HTML
+pages of categories, the index) is rendered once; article pages are timed
+on `--sample` articles spread evenly over the store and counted for all of
+them. The site is read from its warm store, as a cold build with a warm
+store reads it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+
+
+def rendering_cpu(seeds: Path, ledger: Path, sample: int) -> dict[str, float]:
+    from feedsvc.config import load_config
+    from feedsvc.publish.export import KEPT_ENTRIES
+    from feedsvc.site.fingerprints import Fingerprints
+    from feedsvc.site.model import Site
+    from feedsvc.store.catalog import open_catalog
+
+    config = load_config(seeds, ledger)
+    catalog = open_catalog(config)
+    if catalog is None:
+        raise SystemExit(f"{ledger}: no warm store to read; build the site first")
+    site = Site(config, catalog, KEPT_ENTRIES)
+    fingerprints = Fingerprints(site)
+    documents = [target.path for target in fingerprints.documents()]
+    pages = [target.path for target in fingerprints.article_pages()]
+    step = max(1, len(pages) // sample)
+    sampled = pages[::step]
+
+    started = time.process_time()
+    for path in documents:
+        site.render(path)
+    documents_cpu = time.process_time() - started
+
+    started = time.process_time()
+    for path in sampled:
+        site.render(path)
+    page_cpu = (time.process_time() - started) / len(sampled)
+    return {
+        "documents": len(documents),
+        "documents cpu": documents_cpu,
+        "article pages": len(pages),
+        "article page cpu": page_cpu,
+        "article pages cpu": page_cpu * len(pages),
+    }
+
+
+def floor(tree: Path, processes: int) -> dict[str, float]:
+    scratch = Path(tempfile.mkdtemp(prefix="render-cost-"))
+    try:
+        report = scratch / "floor.json"
+        subprocess.run(
+            [sys.executable, str(BENCH / "write_floor.py"), str(tree), str(scratch / "out"), str(report), "--processes", str(processes)],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        return json.loads(report.read_text())
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("seeds", type=Path)
+    parser.add_argument("ledger", type=Path)
+    parser.add_argument("tree", type=Path, help="a tree the build wrote from these seeds")
+    parser.add_argument("--processes", type=int, default=2)
+    parser.add_argument("--sample", type=int, default=5000, help="article pages timed (default 5000)")
+    args = parser.parse_args()
+    rendering = rendering_cpu(args.seeds, args.ledger, args.sample)
+    written = floor(args.tree, args.processes)
+    cpu = written["cpu"] + rendering["documents cpu"] + rendering["article pages cpu"]
+    bound = max(written["wall"], cpu / args.processes)
+    figures = {**rendering, "floor wall": written["wall"], "floor cpu": written["cpu"], "processes": args.processes, "least build wall": bound, "least ratio": bound / written["wall"]}
+    print(json.dumps(figures))
+    print(
+        f"{rendering['article pages']:,} article pages at {rendering['article page cpu'] * 1e6:.0f} us each ({rendering['article pages cpu']:.1f} s); "
+        f"{rendering['documents']:,} documents in {rendering['documents cpu']:.1f} s; file-system floor {written['wall']:.1f} s (cpu {written['cpu']:.1f} s); "
+        f"no build on {args.processes} cores can take less than {bound:.1f} s = {bound / written['wall']:.2f}x the floor"
+    )
+
+
+if __name__ == "__main__":
+    main()
