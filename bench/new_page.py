@@ -61,7 +61,6 @@ def prepared(articles: int, work: Path) -> Context:
 NEIGHBOUR = """
 import os, sys, time
 folder, rate = sys.argv[1], float(sys.argv[2])
-os.makedirs(folder, exist_ok=True)
 chunk = os.urandom(8 << 20)
 started, number = time.monotonic(), 0
 while True:
@@ -78,6 +77,7 @@ def busy_disk(folder: Path, rate: float):
     if not rate:
         yield
         return
+    folder.mkdir(parents=True, exist_ok=True)
     neighbour = subprocess.Popen([sys.executable, "-c", NEIGHBOUR, str(folder), str(rate)])
     try:
         yield

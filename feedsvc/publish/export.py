@@ -99,7 +99,6 @@ class Outcome:
     changed: int = 0
     removed: list[str] = field(default_factory=list)
     unchanged: int = 0
-    rendered: int = 0
     warnings: list[str] = field(default_factory=list)
     names: dict[str, list[str]] | None = None  # "added" and "changed": the files, when kept
 
@@ -109,7 +108,6 @@ class Outcome:
 
     def note(self, file: str, state: str) -> None:
         """A file rendered: "added", "changed", or "unchanged" (its bytes were on disk)."""
-        self.rendered += 1
         if state == "added":
             self.added += 1
         elif state == "changed":

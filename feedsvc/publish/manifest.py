@@ -135,13 +135,17 @@ CREATE TABLE IF NOT EXISTS feeds (feed TEXT PRIMARY KEY, context TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS published (
     id TEXT PRIMARY KEY, published TEXT NOT NULL, category TEXT NOT NULL, title TEXT NOT NULL, digest TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS file_count (files INTEGER NOT NULL);
-INSERT INTO file_count SELECT count(*) FROM files WHERE NOT EXISTS (SELECT 1 FROM file_count);
+DELETE FROM file_count WHERE (SELECT count(*) FROM file_count) > 1;
+INSERT INTO file_count SELECT (SELECT count(*) FROM files) WHERE NOT EXISTS (SELECT 1 FROM file_count);
 CREATE TRIGGER IF NOT EXISTS file_counted AFTER INSERT ON files BEGIN UPDATE file_count SET files = files + 1; END;
 CREATE TRIGGER IF NOT EXISTS file_uncounted AFTER DELETE ON files BEGIN UPDATE file_count SET files = files - 1; END;
 """
 # `file_count` is kept by SQLite as rows come and go: a build reports how
 # many files the folder holds, and counting a million rows each time would
-# cost what exists, not what changed. INSERT OR REPLACE counts the replaced
+# cost what exists, not what changed. Its one row is counted from `files`
+# only when it is missing (the count sits in a subquery so that nothing is
+# counted otherwise), or when there are several: manifests of earlier
+# releases gained one at each build. INSERT OR REPLACE counts the replaced
 # row out only with recursive_triggers on (see _open).
 
 # Article pages' rows until the build saves them: a temporary table lives
