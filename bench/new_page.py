@@ -14,18 +14,18 @@ phase of bench/run.py). The floor, `import feedsvc.cli` plus reading every
 page once, is measured beside it in each round. Prints each run, then the
 medians and the ratios.
 
-With --busy-disk MB, another process writes MB megabytes a second into the
-work folder the whole time, without syncing them, as a scraper or a CI
-runner's checkout beside the build would.
+With --unsynced MB, MB megabytes of new files are written into the work
+folder before each timed rebuild and not synced, as a checkout or a `pip
+install` right before a build in CI leaves them: a build that syncs the
+whole file system waits for them.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
+import shutil
 import statistics
-import subprocess
 import sys
 from pathlib import Path
 
@@ -56,36 +56,15 @@ def prepared(articles: int, work: Path) -> Context:
     return ctx
 
 
-# The neighbour of --busy-disk: it writes one 8 MB file after another, in a
-# ring of 16, at the given rate.
-NEIGHBOUR = """
-import os, sys, time
-folder, rate = sys.argv[1], float(sys.argv[2])
-chunk = os.urandom(8 << 20)
-started, number = time.monotonic(), 0
-while True:
-    with open(os.path.join(folder, f"{number % 16}.bin"), "wb") as handle:
-        handle.write(chunk)
-    number += 1
-    time.sleep(max(0.0, started + number * 8 / rate - time.monotonic()))
-"""
-
-
-@contextlib.contextmanager
-def busy_disk(folder: Path, rate: float):
-    """A process writing `rate` MB a second into `folder`, while in the block."""
-    if not rate:
-        yield
-        return
-    folder.mkdir(parents=True, exist_ok=True)
-    neighbour = subprocess.Popen([sys.executable, "-c", NEIGHBOUR, str(folder), str(rate)])
-    try:
-        yield
-    finally:
-        neighbour.kill()
-        neighbour.wait()
-        for name in os.listdir(folder):
-            os.unlink(folder / name)
+def write_unsynced(folder: Path, megabytes: int) -> None:
+    """`megabytes` of new files in `folder`, left for the kernel to write
+    back, in place of the last ones: what a checkout or a `pip install`
+    leaves behind just before a build."""
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    chunk = os.urandom(1 << 20)
+    for number in range(megabytes):
+        (folder / f"{number}.bin").write_bytes(chunk)
 
 
 def build_argv(ctx: Context) -> list[str]:
@@ -96,7 +75,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--articles", default="100000,1000000", help="comma-separated corpus sizes, multiples of 50")
     parser.add_argument("--rounds", type=int, default=5, help="rounds of each size (0: only prepare the sizes)")
-    parser.add_argument("--busy-disk", type=float, default=0, metavar="MB", help="another process writes MB megabytes a second meanwhile")
+    parser.add_argument("--unsynced", type=int, default=0, metavar="MB", help="MB megabytes of new files written, not synced, before each timed rebuild")
     parser.add_argument("--work", type=Path, default=Path(__file__).resolve().parent / "work-new-page")
     args = parser.parse_args()
     sizes = [int(size) for size in args.articles.split(",")]
@@ -105,14 +84,19 @@ def main() -> None:
         return
     timings = {ctx.articles: (Timing("floor", ""), Timing("unchanged", ""), Timing("new page", "")) for ctx in contexts}
     print(f"load average before the rounds: {load_average()}", flush=True)
-    with busy_disk(args.work / "neighbour", args.busy_disk):
-        for number in range(args.rounds):
-            for ctx in contexts:
-                floor, unchanged, new_page = timings[ctx.articles]
-                print(f"round {number + 1}, {ctx.articles:,} articles", flush=True)
-                time_command("floor", [PYTHON, "-c", FLOOR_CODE, str(ctx.seeds)], ctx.env, 1, timing=floor)
-                time_command("rebuild, nothing changed", build_argv(ctx), ctx.env, 1, timing=unchanged)
-                time_command("rebuild after one new page", build_argv(ctx), ctx.env, 1, setup=lambda: ctx.add_page(number), timing=new_page)
+    for number in range(args.rounds):
+        for ctx in contexts:
+            floor, unchanged, new_page = timings[ctx.articles]
+            print(f"round {number + 1}, {ctx.articles:,} articles", flush=True)
+            time_command("floor", [PYTHON, "-c", FLOOR_CODE, str(ctx.seeds)], ctx.env, 1, timing=floor)
+            time_command("rebuild, nothing changed", build_argv(ctx), ctx.env, 1, timing=unchanged)
+
+            def setup() -> None:
+                ctx.add_page(number)
+                if args.unsynced:
+                    write_unsynced(args.work / "unsynced", args.unsynced)
+
+            time_command("rebuild after one new page", build_argv(ctx), ctx.env, 1, setup=setup, timing=new_page)
     print(f"load average after the rounds: {load_average()}")
     print()
     print("| articles | floor | nothing changed | one new page | new page / floor |")

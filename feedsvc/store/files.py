@@ -16,10 +16,12 @@ from pathlib import Path
 TEMPORARY_SUFFIX = ".tmp"
 # Past this many files (or folders), one sync of the file system is cheaper
 # than an fsync each: 0.2 ms an fsync and 15 ms a sync on an idle disk here.
-# Below it, fsyncs keep a small build from waiting for the writes of every
-# other process on the machine, which a sync waits for too (0.3 to 1.8 s
-# while a corpus was being written beside a rebuild after one new page).
-FLUSHED_ONE_BY_ONE = 128
+# Below it, fsyncs keep a small build from waiting for whatever else was
+# written on the machine and not yet on disk, which a sync waits for too:
+# 0.6 s a sync after 500 MB of other files. A daily build of one new page
+# flushes about 170 files (its article pages with the feeds and pages they
+# change); a full build flushes batches of 256 article pages and more.
+FLUSHED_ONE_BY_ONE = 200
 # How many folders a Folder remembers it made or saw: a build writes a
 # folder per article page, each once, so remembering them all would cost
 # memory in proportion to the site; the few folders written again and
