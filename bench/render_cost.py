@@ -2,7 +2,7 @@
 target: the CPU time of rendering a built site's documents and article
 pages in one process, beside the file-system floor of the same tree.
 
-    python bench/render_cost.py SEEDS LEDGER BUILT_TREE [--processes 2] [--sample 5000]
+    python bench/render_cost.py --articles 10000,100000 [--processes 2] [--sample 5000] [--work bench/work-new-page]
 
 The cold-build targets compare a build with the file-system floor, which
 writes the same files from one buffer (bench/write_floor.py). A build has
@@ -16,7 +16,8 @@ and its ratio to the floor. Every document (feeds, archives, the HTML
 pages of categories, the index) is rendered once; article pages are timed
 on `--sample` articles spread evenly over the store and counted for all of
 them. The site is read from its warm store, as a cold build with a warm
-store reads it.
+store reads it. Each size's corpus, history and built tree are those of
+bench/new_page.py, made on the first run in the same work folder.
 """
 
 from __future__ import annotations
@@ -31,6 +32,9 @@ import time
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH))
+
+from new_page import prepared  # noqa: E402
 
 
 def rendering_cpu(seeds: Path, ledger: Path, sample: int) -> dict[str, float]:
@@ -85,23 +89,25 @@ def floor(tree: Path, processes: int) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("seeds", type=Path)
-    parser.add_argument("ledger", type=Path)
-    parser.add_argument("tree", type=Path, help="a tree the build wrote from these seeds")
+    parser.add_argument("--articles", default="10000,100000", help="comma-separated corpus sizes, multiples of 50")
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--sample", type=int, default=5000, help="article pages timed (default 5000)")
+    parser.add_argument("--work", type=Path, default=BENCH / "work-new-page")
     args = parser.parse_args()
-    rendering = rendering_cpu(args.seeds, args.ledger, args.sample)
-    written = floor(args.tree, args.processes)
-    cpu = written["cpu"] + rendering["documents cpu"] + rendering["article pages cpu"]
-    bound = max(written["wall"], cpu / args.processes)
-    figures = {**rendering, "floor wall": written["wall"], "floor cpu": written["cpu"], "processes": args.processes, "least build wall": bound, "least ratio": bound / written["wall"]}
-    print(json.dumps(figures))
-    print(
-        f"{rendering['article pages']:,} article pages at {rendering['article page cpu'] * 1e6:.0f} us each ({rendering['article pages cpu']:.1f} s); "
-        f"{rendering['documents']:,} documents in {rendering['documents cpu']:.1f} s; file-system floor {written['wall']:.1f} s (cpu {written['cpu']:.1f} s); "
-        f"no build on {args.processes} cores can take less than {bound:.1f} s = {bound / written['wall']:.2f}x the floor"
-    )
+    for size in (int(size) for size in args.articles.split(",")):
+        ctx = prepared(size, args.work)
+        rendering = rendering_cpu(ctx.seeds, ctx.ledger, args.sample)
+        written = floor(ctx.work / "out", args.processes)
+        cpu = written["cpu"] + rendering["documents cpu"] + rendering["article pages cpu"]
+        bound = max(written["wall"], cpu / args.processes)
+        figures = {**rendering, "floor wall": written["wall"], "floor cpu": written["cpu"], "processes": args.processes, "least build wall": bound}
+        print(json.dumps(figures))
+        print(
+            f"{rendering['article pages']:,} article pages at {rendering['article page cpu'] * 1e6:.0f} us each ({rendering['article pages cpu']:.1f} s); "
+            f"{rendering['documents']:,} documents in {rendering['documents cpu']:.1f} s; file-system floor {written['wall']:.1f} s (cpu {written['cpu']:.1f} s); "
+            f"no build on {args.processes} cores can take less than {bound:.1f} s = {bound / written['wall']:.2f}x the floor",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":
