@@ -110,7 +110,7 @@ class Folder:
 
     def flush(self) -> None:
         """Put the bytes of every staged file on disk."""
-        self._flush(self._unflushed, os.O_RDONLY)
+        self._flush(self._unflushed, folders=False)
         self._unflushed.clear()
 
     def commit(self, temporary: str, name: str) -> None:
@@ -144,20 +144,24 @@ class Folder:
         """Put on disk the entries of every folder a commit or removal
         touched: each folder flushed on its own when they are few, the
         whole file system at once when they are many."""
-        self._flush(sorted((folder or "." for folder in self._touched), key=len, reverse=True), os.O_RDONLY | os.O_DIRECTORY)
+        self._flush(sorted((folder or "." for folder in self._touched), key=len, reverse=True), folders=True)
         self._touched.clear()
 
-    def _flush(self, names, flags: int) -> None:
-        """fsync each of `names` (files, or folders with O_DIRECTORY in
-        `flags`), or sync the whole file system when they are many."""
+    def _flush(self, names, folders: bool) -> None:
+        """fsync each of `names`, files or `folders` (a folder that cannot
+        be opened was removed since, and is passed over), or sync the
+        whole file system when they are many."""
         if len(names) > FLUSHED_ONE_BY_ONE:
             os.sync()
             return
+        flags = os.O_RDONLY | os.O_CLOEXEC | (os.O_DIRECTORY if folders else 0)
         for name in names:
             try:
-                descriptor = os.open(name, flags | os.O_CLOEXEC, dir_fd=self.fd)
-            except FileNotFoundError:
-                continue  # a folder removed since
+                descriptor = os.open(name, flags, dir_fd=self.fd)
+            except OSError:
+                if folders:
+                    continue
+                raise
             try:
                 os.fsync(descriptor)
             finally:
