@@ -24,17 +24,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
+from measure import Timing  # noqa: E402
 from new_page import prepared  # noqa: E402
+from phase_build import write_floor  # noqa: E402
 
 
 def rendering_cpu(seeds: Path, ledger: Path, sample: int) -> dict[str, float]:
@@ -73,20 +72,6 @@ def rendering_cpu(seeds: Path, ledger: Path, sample: int) -> dict[str, float]:
     }
 
 
-def floor(tree: Path, processes: int) -> dict[str, float]:
-    scratch = Path(tempfile.mkdtemp(prefix="render-cost-"))
-    try:
-        report = scratch / "floor.json"
-        subprocess.run(
-            [sys.executable, str(BENCH / "write_floor.py"), str(tree), str(scratch / "out"), str(report), "--processes", str(processes)],
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
-        return json.loads(report.read_text())
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--articles", default="10000,100000", help="comma-separated corpus sizes, multiples of 50")
@@ -96,8 +81,10 @@ def main() -> None:
     args = parser.parse_args()
     for size in (int(size) for size in args.articles.split(",")):
         ctx = prepared(size, args.work)
+        ctx.processes = args.processes
         rendering = rendering_cpu(ctx.seeds, ctx.ledger, args.sample)
-        written = floor(ctx.work / "out", args.processes)
+        written = write_floor(ctx, ctx.work / "out", ctx.work / "floor-out", Timing("file-system floor", ""))
+        ctx.empty_trash()
         cpu = written["cpu"] + rendering["documents cpu"] + rendering["article pages cpu"]
         bound = max(written["wall"], cpu / args.processes)
         figures = {**rendering, "floor wall": written["wall"], "floor cpu": written["cpu"], "processes": args.processes, "least build wall": bound}
